@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The project's test command. CI (.ci/run) runs it unchanged; so should you.
+#
+#   ./scripts/test.sh
+#
+# Steps: gofmt, go vet, go test, short fuzzing of the decoders, one pass of
+# every benchmark. Any failure stops the run with a non-zero status.
+#
+# Environment:
+#   FIXTAP_REQUIRE_INTEGRATION=1  a test that cannot run here (missing chronyd,
+#                                 openssl, ...) fails instead of skipping; CI
+#                                 sets it (see internal/testenv).
+#   FIXTAP_FUZZTIME               time per fuzz target (default 15s).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export GOTOOLCHAIN=local
+
+# Fuzz targets run by step 4: "<FuzzName> <package>" per line. Every decoder
+# of untrusted bytes gets one; a listed target that does not exist is a
+# failure, not a silent pass.
+fuzz_targets=(
+	"FuzzTransform ./internal/jcs"
+	"FuzzCanonicalEvent ./internal/chain"
+	"FuzzDecodeRecord ./internal/chain"
+)
+fuzztime="${FIXTAP_FUZZTIME:-15s}"
+
+step_start=$SECONDS
+step() {
+	printf '\n==> [%ds] %s\n' "$((SECONDS - step_start))" "$*"
+}
+
+step "environment: $(go version); FIXTAP_REQUIRE_INTEGRATION=${FIXTAP_REQUIRE_INTEGRATION:-<unset>}; FIXTAP_FUZZTIME=${fuzztime}"
+
+step "1/5 gofmt -l (tracked and untracked .go files)"
+# Go files git knows or would add (honours .gitignore); outside a git
+# checkout, every .go file. testdata may hold deliberately odd Go source.
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	mapfile -d '' go_files < <(git ls-files -z --cached --others --exclude-standard -- '*.go')
+else
+	mapfile -d '' go_files < <(find . -name '*.go' -not -path './.git/*' -print0)
+fi
+existing=()
+for f in "${go_files[@]}"; do
+	case "/$f" in */testdata/*) continue ;; esac
+	[[ -f "$f" ]] && existing+=("$f")
+done
+if ((${#existing[@]} > 0)); then
+	unformatted="$("$(go env GOROOT)/bin/gofmt" -l "${existing[@]}")"
+	if [[ -n "$unformatted" ]]; then
+		echo "gofmt: these files are not formatted (run gofmt -w on them):" >&2
+		echo "$unformatted" >&2
+		exit 1
+	fi
+fi
+echo "ok: ${#existing[@]} files formatted"
+
+step "2/5 go vet ./..."
+go vet ./...
+
+step "3/5 go test -count=1 -timeout 30m ./..."
+go test -count=1 -timeout 30m ./...
+
+step "4/5 fuzzing the decoders, ${fuzztime} each"
+for entry in "${fuzz_targets[@]}"; do
+	read -r name pkg <<<"$entry"
+	if ! listed="$(go test -list "^${name}\$" "$pkg")"; then
+		echo "fuzz: cannot list the tests of $pkg" >&2
+		exit 1
+	fi
+	if ! grep -qx "$name" <<<"$listed"; then
+		echo "fuzz: target $name not found in $pkg (listed in scripts/test.sh)" >&2
+		exit 1
+	fi
+	step "4/5 fuzz $name $pkg"
+	go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"
+done
+
+step "5/5 benchmarks, one iteration each (does the harness run? speed is measured elsewhere)"
+go test -run '^$' -bench . -benchtime 1x ./...
+
+step "all steps passed"
