@@ -1,0 +1,85 @@
+// Command fixtap is a FIX drop-copy tap that records every inbound message
+// as a signed, hash-chained VCP v1.1 audit event.
+//
+// Usage:
+//
+//	fixtap keygen -out FILE    write a new Ed25519 event-signing key (mode 0600)
+//
+// Further subcommands (run, demo, export, verify, proof, show, loadgen)
+// arrive with their issues; see README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+		os.Exit(exitOK)
+	case errors.Is(err, flag.ErrHelp), errors.As(err, new(*usageError)):
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "fixtap:", err)
+		}
+		os.Exit(exitUsage)
+	default:
+		fmt.Fprintln(os.Stderr, "fixtap:", err)
+		os.Exit(exitFailure)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"keygen", "write a new Ed25519 event-signing key file (mode 0600) and print its public key and KeyID", runKeygen},
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return &usageError{"no subcommand"}
+		}
+		return flag.ErrHelp
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			return c.run(ctx, args[1:], stdout, stderr)
+		}
+	}
+	usage(stderr)
+	return &usageError{fmt.Sprintf("unknown subcommand %q", args[0])}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: fixtap <subcommand> [flags]")
+	fmt.Fprintln(w)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+}

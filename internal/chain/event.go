@@ -1,0 +1,207 @@
+package chain
+
+import "fmt"
+
+// EventType is a VCP event type (VCP v1.0 §3.2, kept by v1.1).
+type EventType string
+
+// The VCP event types fixtap writes and their numeric codes.
+const (
+	SIG EventType = "SIG" // 1 signal
+	ORD EventType = "ORD" // 2 order sent / order copy
+	ACK EventType = "ACK" // 3 order acknowledged
+	EXE EventType = "EXE" // 4 full execution
+	PRT EventType = "PRT" // 5 partial execution
+	REJ EventType = "REJ" // 6 rejected
+	CXL EventType = "CXL" // 7 canceled
+	MOD EventType = "MOD" // 8 modified
+	CLS EventType = "CLS" // 9 position closed
+	ALG EventType = "ALG" // 20 algorithm update
+	RSK EventType = "RSK" // 21 risk parameter change
+	AUD EventType = "AUD" // 22 audit record
+	HBT EventType = "HBT" // 98 heartbeat
+	ERR EventType = "ERR" // 99 error
+	REC EventType = "REC" // 100 recovery / session up
+	SNC EventType = "SNC" // 101 clock synchronisation snapshot
+)
+
+var eventTypeCodes = map[EventType]int{
+	SIG: 1, ORD: 2, ACK: 3, EXE: 4, PRT: 5, REJ: 6, CXL: 7, MOD: 8, CLS: 9,
+	ALG: 20, RSK: 21, AUD: 22, HBT: 98, ERR: 99, REC: 100, SNC: 101,
+}
+
+// Code returns the numeric EventTypeCode of t, and false if t is not a VCP
+// event type.
+func (t EventType) Code() (int, bool) {
+	c, ok := eventTypeCodes[t]
+	return c, ok
+}
+
+// ClockSyncStatus is the measured state of the capture clock (profile §5).
+type ClockSyncStatus string
+
+// Clock statuses, best first.
+const (
+	PTPLocked  ClockSyncStatus = "PTP_LOCKED"
+	NTPSynced  ClockSyncStatus = "NTP_SYNCED"
+	BestEffort ClockSyncStatus = "BEST_EFFORT"
+	Unreliable ClockSyncStatus = "UNRELIABLE"
+)
+
+// Fixed header and security values of the profile.
+const (
+	PrecisionNanosecond = "NANOSECOND"
+	HashAlgoSHA256      = "SHA256"
+	SignAlgoEd25519     = "ED25519"
+	VCPVersion          = "1.1"
+)
+
+// Event is one VCP v1.1 event. Header and Payload are covered by EventHash;
+// Security is not (it carries the hash itself, the signature and, at export,
+// the Merkle position).
+type Event struct {
+	Header   Header   `json:"Header"`
+	Payload  Payload  `json:"Payload"`
+	Security Security `json:"Security"`
+}
+
+// Header is the VCP event header. TimestampInt is nanoseconds since the Unix
+// epoch as a decimal string (JCS cannot carry an int64 exactly);
+// TimestampISO is the same instant in RFC 3339 UTC with 9 fraction digits.
+// Both are the tap's capture time from internal/clock, never the venue's.
+type Header struct {
+	EventID            string          `json:"EventID"`
+	TraceID            string          `json:"TraceID,omitempty"`
+	TimestampInt       string          `json:"TimestampInt"`
+	TimestampISO       string          `json:"TimestampISO"`
+	EventType          EventType       `json:"EventType"`
+	EventTypeCode      int             `json:"EventTypeCode"`
+	TimestampPrecision string          `json:"TimestampPrecision"`
+	ClockSyncStatus    ClockSyncStatus `json:"ClockSyncStatus"`
+	HashAlgo           string          `json:"HashAlgo"`
+	VenueID            string          `json:"VenueID,omitempty"`
+	Symbol             string          `json:"Symbol,omitempty"`
+	AccountID          string          `json:"AccountID,omitempty"`
+	OperatorID         string          `json:"OperatorID,omitempty"`
+}
+
+// Payload holds the event's module blocks; absent blocks are omitted.
+// PolicyIdentification lives here, not in Header, so EventHash covers it.
+type Payload struct {
+	Clock                *Clock                `json:"Clock,omitempty"`
+	ErrorDetails         *ErrorDetails         `json:"ErrorDetails,omitempty"`
+	FIX                  *FIX                  `json:"FIX,omitempty"`
+	PolicyIdentification *PolicyIdentification `json:"PolicyIdentification,omitempty"`
+	Trade                *Trade                `json:"VCP-TRADE,omitempty"`
+}
+
+// FIX describes the inbound FIX message an event was made from. RawSHA256
+// is the hex SHA-256 of the exact wire bytes, which are stored beside the
+// event and exported with it.
+type FIX struct {
+	BeginString string `json:"BeginString"`
+	SessionID   string `json:"SessionID"`
+	MsgType     string `json:"MsgType"`
+	MsgSeqNum   int64  `json:"MsgSeqNum"`
+	PossDupFlag bool   `json:"PossDupFlag,omitempty"`
+	SendingTime string `json:"SendingTime,omitempty"`
+	RawSHA256   string `json:"RawSHA256"`
+}
+
+// Trade is the VCP-TRADE block: order and execution fields copied verbatim
+// from FIX as strings (never through a float).
+type Trade struct {
+	OrderID         string `json:"OrderID,omitempty"`
+	ClOrdID         string `json:"ClOrdID,omitempty"`
+	OrigClOrdID     string `json:"OrigClOrdID,omitempty"`
+	ExecID          string `json:"ExecID,omitempty"`
+	ExecRefID       string `json:"ExecRefID,omitempty"`
+	ExecType        string `json:"ExecType,omitempty"`
+	OrdStatus       string `json:"OrdStatus,omitempty"`
+	Stage           string `json:"Stage,omitempty"`
+	Side            string `json:"Side,omitempty"`
+	OrderType       string `json:"OrderType,omitempty"`
+	TimeInForce     string `json:"TimeInForce,omitempty"`
+	Price           string `json:"Price,omitempty"`
+	Quantity        string `json:"Quantity,omitempty"`
+	ExecutionPrice  string `json:"ExecutionPrice,omitempty"`
+	ExecutedQty     string `json:"ExecutedQty,omitempty"`
+	CumQty          string `json:"CumQty,omitempty"`
+	RemainingQty    string `json:"RemainingQty,omitempty"`
+	Currency        string `json:"Currency,omitempty"`
+	TransactTime    string `json:"TransactTime,omitempty"`
+	TradeBust       bool   `json:"TradeBust,omitempty"`
+	TradeCorrection bool   `json:"TradeCorrection,omitempty"`
+}
+
+// Clock is the per-event summary of the latest clock measurement (profile §5).
+type Clock struct {
+	Source        string `json:"Source"`
+	MaxErrorNs    string `json:"MaxErrorNs"`
+	SnapshotAgeMs int64  `json:"SnapshotAgeMs"`
+}
+
+// ErrorDetails is the payload of an ERR event.
+type ErrorDetails struct {
+	ErrorCode         string `json:"ErrorCode"`
+	ErrorMessage      string `json:"ErrorMessage"`
+	Severity          string `json:"Severity"`
+	AffectedComponent string `json:"AffectedComponent,omitempty"`
+	CorrelatedEventID string `json:"CorrelatedEventID,omitempty"`
+}
+
+// PolicyIdentification names the policy an event was recorded under.
+type PolicyIdentification struct {
+	Version            string             `json:"Version"`
+	PolicyID           string             `json:"PolicyID"`
+	ConformanceTier    string             `json:"ConformanceTier"`
+	RegistrationPolicy RegistrationPolicy `json:"RegistrationPolicy"`
+	VerificationDepth  VerificationDepth  `json:"VerificationDepth"`
+}
+
+// RegistrationPolicy says who issued the policy.
+type RegistrationPolicy struct {
+	Issuer    string `json:"Issuer"`
+	PolicyURI string `json:"PolicyURI,omitempty"`
+}
+
+// VerificationDepth says which verification layers the policy requires.
+type VerificationDepth struct {
+	HashChainValidation    bool `json:"HashChainValidation"`
+	MerkleProofRequired    bool `json:"MerkleProofRequired"`
+	ExternalAnchorRequired bool `json:"ExternalAnchorRequired"`
+}
+
+// Security is the event's integrity block. It is not hashed. For the
+// genesis event PrevHash is 64 zeros (nothing is appended to the hash input).
+type Security struct {
+	Version         string `json:"Version"`
+	EventHash       string `json:"EventHash"`
+	PrevHash        string `json:"PrevHash"`
+	HashAlgo        string `json:"HashAlgo"`
+	Signature       string `json:"Signature,omitempty"`
+	SignAlgo        string `json:"SignAlgo,omitempty"`
+	KeyID           string `json:"KeyID,omitempty"`
+	MerkleRoot      string `json:"MerkleRoot,omitempty"`
+	MerkleIndex     *int64 `json:"MerkleIndex,omitempty"`
+	AnchorReference string `json:"AnchorReference,omitempty"`
+}
+
+// validateHeader checks the fields canonicalization cannot check: the type
+// and its code agree, and the fixed values are the profile's.
+func validateHeader(h *Header) error {
+	code, ok := h.EventType.Code()
+	if !ok {
+		return &InvalidEventError{Field: "Header.EventType", Reason: fmt.Sprintf("unknown event type %q", h.EventType)}
+	}
+	if h.EventTypeCode != code {
+		return &InvalidEventError{Field: "Header.EventTypeCode", Reason: fmt.Sprintf("%d does not match %s (%d)", h.EventTypeCode, h.EventType, code)}
+	}
+	if h.EventID == "" || h.TimestampInt == "" || h.TimestampISO == "" {
+		return &InvalidEventError{Field: "Header", Reason: "EventID, TimestampInt and TimestampISO are required"}
+	}
+	if h.HashAlgo != HashAlgoSHA256 {
+		return &InvalidEventError{Field: "Header.HashAlgo", Reason: fmt.Sprintf("%q, want %q", h.HashAlgo, HashAlgoSHA256)}
+	}
+	return nil
+}

@@ -1,0 +1,638 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Log is the append-only event log.
+//
+// Goroutines and ownership (all started by Open, all stopped by Close):
+//   - the committer: the only writer of event records. It links each queued
+//     entry to its predecessor (PrevHash, EventHash), writes a group of them
+//     and the log size in one Pebble batch, and in SyncPerGroup mode fsyncs
+//     that batch;
+//   - the syncer (SyncInterval mode only): fsyncs the WAL on an interval;
+//   - the signers and the signature writer (signer.go), when a Signer is set.
+//
+// Shutdown order (Close): refuse new appends; wait for appends in flight;
+// the committer drains the queue and exits; a final WAL fsync; the signers
+// finish and write their last records; Pebble closes.
+type Log struct {
+	cfg    Config
+	db     *pebble.DB
+	logger *pebbleLogger
+
+	queue chan *pending
+
+	// Committer-owned chain state.
+	next uint64
+	prev Hash
+
+	committed atomic.Uint64 // size written to Pebble (maybe not yet fsync'd)
+	durable   atomic.Uint64 // size fsync'd: every seq < durable is on disk
+
+	notifyMu sync.Mutex
+	notifyCh chan struct{} // closed and replaced when durable advances
+
+	// Groups committed but not yet fsync'd (SyncInterval).
+	unsyncedMu sync.Mutex
+	unsynced   []group
+
+	stopOnce sync.Once
+	stopped  chan struct{}
+	stopErr  atomic.Pointer[StoppedError]
+
+	closing  atomic.Bool
+	inflight atomic.Int64 // Appends between their closing check and their send
+	quit     chan struct{}
+	wg       sync.WaitGroup
+
+	sign *signPipeline
+}
+
+// Entry is what an appender hands the log.
+type Entry struct {
+	Header  Header
+	Payload Payload
+	// Raw is the wire bytes the event was made from (may be nil).
+	Raw []byte
+	// Also, if set, runs on the committer goroutine with the entry's seq;
+	// every set it makes lands in the same Pebble batch as the event, so
+	// they are durable together or lost together. The tap advances a
+	// session's incoming MsgSeqNum this way. It must be quick and must not
+	// call the log.
+	Also func(seq uint64, set func(key, value []byte))
+	// Done, if set, is called exactly once: when the event is durable, or
+	// with an error when it never will be. It runs on a log goroutine and
+	// must not block.
+	Done func(seq uint64, h Hash, err error)
+}
+
+type pending struct {
+	buf    []byte // JCS(Header) ‖ JCS(Payload)
+	rec    []byte // the record, hashes still zero
+	digest hash.Hash
+	also   func(uint64, func(k, v []byte))
+	done   func(uint64, Hash, error)
+	seq    uint64
+	hash   Hash
+}
+
+var pendingPool = sync.Pool{New: func() any { return &pending{digest: sha256.New()} }}
+
+type group struct {
+	end uint64 // size after this group
+	ps  []*pending
+}
+
+// Open opens (creating if needed) the log in cfg.Dir, recovers it and
+// starts its goroutines. It refuses to start on a corrupt, missing or
+// broken record at the tail (see TailCheck), naming the seq.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	slogger := cfg.Logger
+	if slogger == nil {
+		slogger = slog.Default()
+	}
+	fatal := cfg.Fatal
+	if fatal == nil {
+		fatal = func(err error) { panic(err) }
+	}
+	lg := &pebbleLogger{log: slogger.With("component", "chain"), fatal: fatal}
+	opts := &pebble.Options{
+		FS:                 cfg.FS,
+		FormatMajorVersion: FormatMajorVersion,
+		Logger:             lg,
+		MemTableSize:       64 << 20,
+		ErrorIfNotPristine: false,
+	}
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	db, err := pebble.Open(cfg.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("chain: open %s: %w", cfg.Dir, err)
+	}
+	l := &Log{
+		cfg:      cfg,
+		db:       db,
+		logger:   lg,
+		queue:    make(chan *pending, cfg.QueueLen),
+		notifyCh: make(chan struct{}),
+		stopped:  make(chan struct{}),
+		quit:     make(chan struct{}),
+	}
+	if err := l.recover(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if cfg.Signer != nil {
+		l.sign = newSignPipeline(l, cfg.Signer, cfg.SignWorkers)
+		if err := l.resign(ctx); err != nil {
+			l.sign.stop()
+			db.Close()
+			return nil, err
+		}
+	}
+	l.wg.Add(1)
+	go l.commitLoop()
+	if cfg.Durability == SyncInterval {
+		l.wg.Add(1)
+		go l.syncLoop()
+	}
+	return l, nil
+}
+
+// recover checks the format, finds the log's size, re-hashes the tail and
+// makes everything found durable.
+func (l *Log) recover(ctx context.Context) error {
+	format, err := l.getMeta(keyFormat)
+	if err != nil {
+		return err
+	}
+	head, err := l.getMeta(keyHead)
+	if err != nil {
+		return err
+	}
+	last, hasLast, err := l.lastSeq(PrefixEvent)
+	if err != nil {
+		return err
+	}
+	switch {
+	case format == nil && head == nil && !hasLast:
+		// A new log.
+		if err := l.db.Set(keyFormat, []byte(formatName), pebble.Sync); err != nil {
+			return fmt.Errorf("chain: initialise %s: %w", l.cfg.Dir, err)
+		}
+		return nil
+	case string(format) != formatName:
+		return fmt.Errorf("chain: %s holds format %q, want %q", l.cfg.Dir, format, formatName)
+	case len(head) != 8:
+		return &CorruptRecordError{Seq: 0, Err: fmt.Errorf("%w: log size record of %d bytes", errRecord, len(head))}
+	}
+	size := binary.BigEndian.Uint64(head)
+	switch {
+	case size == 0 && hasLast:
+		return &CorruptRecordError{Seq: last, Err: fmt.Errorf("%w: record beyond log size 0", errRecord)}
+	case size > 0 && !hasLast:
+		return &MissingRecordError{Seq: 0, Head: size}
+	case size > 0 && last+1 < size:
+		return &MissingRecordError{Seq: last + 1, Head: size}
+	case size > 0 && last+1 > size:
+		return &CorruptRecordError{Seq: last, Err: fmt.Errorf("%w: record beyond log size %d", errRecord, size)}
+	}
+	// Re-hash and re-link the tail [from, size).
+	from := uint64(0)
+	if k := l.cfg.TailCheck; k >= 0 && uint64(k) < size {
+		from = size - uint64(k)
+	}
+	var prev Hash
+	if from > 0 {
+		r, err := l.readRecord(from - 1)
+		if err != nil {
+			return err
+		}
+		prev = r.Hash
+	}
+	expect := from
+	err = l.scan(from, size, func(r *Record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if r.Seq != expect {
+			return &MissingRecordError{Seq: expect, Head: size}
+		}
+		expect++
+		if r.Prev != prev && r.Seq > 0 {
+			return &BrokenLinkError{Seq: r.Seq, What: "PrevHash", Stored: r.Prev, Want: prev}
+		}
+		if err := r.Check(); err != nil {
+			return err
+		}
+		prev = r.Hash
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if expect != size {
+		return &MissingRecordError{Seq: expect, Head: size}
+	}
+	// What Pebble replayed from the WAL after a crash may still be only in
+	// the page cache; flush it to synced sstables before calling it durable.
+	if err := l.db.Flush(); err != nil {
+		return fmt.Errorf("chain: flush recovered log: %w", err)
+	}
+	l.next, l.prev = size, prev
+	l.committed.Store(size)
+	l.durable.Store(size)
+	return nil
+}
+
+func (l *Log) getMeta(key []byte) ([]byte, error) {
+	v, closer, err := l.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chain: read %q: %w", key, err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// lastSeq returns the highest seq stored under prefix.
+func (l *Log) lastSeq(prefix byte) (uint64, bool, error) {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+	if err != nil {
+		return 0, false, fmt.Errorf("chain: iterate: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, false, it.Error()
+	}
+	k := it.Key()
+	if len(k) != 9 {
+		return 0, false, &CorruptRecordError{Seq: 0, Err: fmt.Errorf("%w: key %x", errRecord, k)}
+	}
+	return binary.BigEndian.Uint64(k[1:]), true, nil
+}
+
+// Append canonicalizes e, hashes its own bytes and queues it for the
+// committer. It returns once the entry is queued — not when it is durable:
+// use Entry.Done or AppendWait for that. An entry that cannot be
+// canonicalized is refused with a *CanonicalError or *InvalidEventError and
+// nothing is written. Append blocks while the queue is full, and fails with
+// an error wrapping ErrStopped once the log has stopped.
+func (l *Log) Append(ctx context.Context, e *Entry) error {
+	if err := validateHeader(&e.Header); err != nil {
+		return err
+	}
+	p := pendingPool.Get().(*pending)
+	var err error
+	if p.buf, err = AppendCanonical(p.buf[:0], &e.Header); err != nil {
+		pendingPool.Put(p)
+		return err
+	}
+	hl := len(p.buf)
+	if p.buf, err = AppendCanonical(p.buf, &e.Payload); err != nil {
+		pendingPool.Put(p)
+		return err
+	}
+	p.rec = appendRecord(p.rec[:0], p.buf[:hl], p.buf[hl:], e.Raw)
+	p.digest.Reset()
+	p.digest.Write(p.buf)
+	p.also, p.done = e.Also, e.Done
+
+	l.inflight.Add(1)
+	defer l.inflight.Add(-1)
+	if l.closing.Load() {
+		pendingPool.Put(p)
+		return ErrClosed
+	}
+	select {
+	case l.queue <- p:
+		return nil
+	case <-l.stopped:
+		pendingPool.Put(p)
+		return l.stopErr.Load()
+	case <-ctx.Done():
+		pendingPool.Put(p)
+		return ctx.Err()
+	}
+}
+
+// AppendWait appends e and waits until it is durable, returning its seq and
+// EventHash. Any Done callback of e is replaced.
+func (l *Log) AppendWait(ctx context.Context, e *Entry) (uint64, Hash, error) {
+	type result struct {
+		seq uint64
+		h   Hash
+		err error
+	}
+	ch := make(chan result, 1)
+	e.Done = func(seq uint64, h Hash, err error) { ch <- result{seq, h, err} }
+	if err := l.Append(ctx, e); err != nil {
+		return 0, Hash{}, err
+	}
+	select {
+	case r := <-ch:
+		return r.seq, r.h, r.err
+	case <-ctx.Done():
+		return 0, Hash{}, ctx.Err()
+	}
+}
+
+// commitLoop is the committer goroutine.
+func (l *Log) commitLoop() {
+	defer l.wg.Done()
+	ps := make([]*pending, 0, l.cfg.MaxBatch)
+	kbuf := make([]byte, 0, 9)
+	for {
+		select {
+		case p := <-l.queue:
+			ps = append(ps, p)
+		case <-l.quit:
+			// Close waited for every Append in flight: the queue is final.
+			for {
+				select {
+				case p := <-l.queue:
+					ps = append(ps, p)
+					if len(ps) == l.cfg.MaxBatch {
+						l.commitGroup(ps, kbuf)
+						ps = ps[:0]
+					}
+					continue
+				default:
+				}
+				break
+			}
+			if len(ps) > 0 {
+				l.commitGroup(ps, kbuf)
+			}
+			return
+		}
+	drain:
+		for len(ps) < l.cfg.MaxBatch {
+			select {
+			case p := <-l.queue:
+				ps = append(ps, p)
+			default:
+				break drain
+			}
+		}
+		l.commitGroup(ps, kbuf)
+		clear(ps)
+		ps = ps[:0]
+	}
+}
+
+// commitGroup links and writes one group. After the log has stopped it only
+// fails the entries.
+func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
+	if err := l.stopErr.Load(); err != nil {
+		l.finish(ps, err)
+		return
+	}
+	first := l.next
+	prev := l.prev
+	b := l.db.NewBatch()
+	set := func(k, v []byte) { _ = b.Set(k, v, nil) }
+	for i, p := range ps {
+		seq := first + uint64(i)
+		h := finishHash(p.digest, prev, seq == 0)
+		linkRecord(p.rec, prev, h)
+		if err := b.Set(appendSeqKey(kbuf[:0], PrefixEvent, seq), p.rec, nil); err != nil {
+			l.fail(err, first, first+uint64(len(ps))-1)
+			b.Close()
+			l.finish(ps, l.stopErr.Load())
+			return
+		}
+		if p.also != nil {
+			p.also(seq, set)
+		}
+		p.seq, p.hash = seq, h
+		prev = h
+	}
+	end := first + uint64(len(ps))
+	_ = b.Set(keyHead, binary.BigEndian.AppendUint64(nil, end), nil)
+	opt := pebble.Sync
+	if l.cfg.Durability == SyncInterval {
+		opt = pebble.NoSync
+	}
+	if err := l.commitBatch(b, opt); err != nil {
+		l.fail(err, first, end-1)
+		l.finish(ps, l.stopErr.Load())
+		return
+	}
+	l.next, l.prev = end, prev
+	l.committed.Store(end)
+	if l.sign != nil {
+		l.sign.dispatch(ps)
+	}
+	if l.cfg.Durability == SyncPerGroup {
+		l.advance(end)
+		l.finish(ps, nil)
+		return
+	}
+	l.unsyncedMu.Lock()
+	l.unsynced = append(l.unsynced, group{end: end, ps: append([]*pending(nil), ps...)})
+	l.unsyncedMu.Unlock()
+}
+
+// commitBatch commits b, turning a Pebble fatal (whose Fatalf does not
+// return, see logger.go) into an error.
+func (l *Log) commitBatch(b *pebble.Batch, opt *pebble.WriteOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fp, ok := r.(fatalPanic)
+			if !ok {
+				panic(r)
+			}
+			err = fp.err
+		}
+	}()
+	err = b.Commit(opt)
+	if cerr := b.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncLoop is the syncer goroutine of SyncInterval mode.
+func (l *Log) syncLoop() {
+	defer l.wg.Done()
+	t := time.NewTicker(l.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			l.syncNow()
+		case <-l.quit:
+			return
+		}
+	}
+}
+
+// syncNow fsyncs the WAL and advances the durable watermark to what was
+// committed before the fsync began.
+func (l *Log) syncNow() {
+	if l.stopErr.Load() != nil {
+		return
+	}
+	target := l.committed.Load()
+	if target <= l.durable.Load() {
+		return
+	}
+	if err := l.syncWAL(); err != nil {
+		l.fail(err, l.durable.Load(), target-1)
+		l.unsyncedMu.Lock()
+		gs := l.unsynced
+		l.unsynced = nil
+		l.unsyncedMu.Unlock()
+		for _, g := range gs {
+			l.finish(g.ps, l.stopErr.Load())
+		}
+		return
+	}
+	l.advance(target)
+	l.unsyncedMu.Lock()
+	n := 0
+	for n < len(l.unsynced) && l.unsynced[n].end <= target {
+		n++
+	}
+	gs := l.unsynced[:n:n]
+	l.unsynced = l.unsynced[n:]
+	l.unsyncedMu.Unlock()
+	for _, g := range gs {
+		l.finish(g.ps, nil)
+	}
+}
+
+// syncWAL fsyncs everything committed so far: an empty LogData record
+// written with Sync waits for the WAL to be synced past every earlier batch.
+func (l *Log) syncWAL() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fp, ok := r.(fatalPanic)
+			if !ok {
+				panic(r)
+			}
+			err = fp.err
+		}
+	}()
+	return l.db.LogData(nil, pebble.Sync)
+}
+
+// finish reports entries' outcome and recycles them.
+func (l *Log) finish(ps []*pending, stop *StoppedError) {
+	for _, p := range ps {
+		if p.done != nil {
+			if stop != nil {
+				p.done(0, Hash{}, stop)
+			} else {
+				p.done(p.seq, p.hash, nil)
+			}
+		}
+		p.also, p.done = nil, nil
+		pendingPool.Put(p)
+	}
+}
+
+// fail stops the log for good: the watermark stays where it is and every
+// later Append and every queued entry gets the StoppedError.
+func (l *Log) fail(err error, first, last uint64) {
+	if fe := l.logger.err.Load(); fe != nil && !errors.Is(err, *fe) {
+		err = fmt.Errorf("%w (%w)", err, *fe)
+	}
+	l.stopOnce.Do(func() {
+		se := &StoppedError{FirstSeq: first, LastSeq: last, Durable: l.durable.Load(), Err: err}
+		l.stopErr.Store(se)
+		l.logger.log.Error(se.Error())
+		close(l.stopped)
+	})
+}
+
+func (l *Log) advance(size uint64) {
+	l.durable.Store(size)
+	l.notifyMu.Lock()
+	close(l.notifyCh)
+	l.notifyCh = make(chan struct{})
+	l.notifyMu.Unlock()
+}
+
+// Durable returns the durable watermark: every seq below it is fsync'd.
+// Readers outside the ingest path (checkpoints, exports) read only below it.
+func (l *Log) Durable() uint64 { return l.durable.Load() }
+
+// Err returns the error that stopped the log, or nil.
+func (l *Log) Err() error {
+	if e := l.stopErr.Load(); e != nil {
+		return e
+	}
+	return nil
+}
+
+// WaitDurable waits until Durable() ≥ size.
+func (l *Log) WaitDurable(ctx context.Context, size uint64) error {
+	for {
+		l.notifyMu.Lock()
+		ch := l.notifyCh
+		l.notifyMu.Unlock()
+		if l.durable.Load() >= size {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-l.stopped:
+			if l.durable.Load() >= size {
+				return nil
+			}
+			return l.stopErr.Load()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close stops the log in the documented order and closes Pebble. Entries
+// queued before Close are committed and made durable.
+func (l *Log) Close() error {
+	if !l.closing.CompareAndSwap(false, true) {
+		return ErrClosed
+	}
+	for l.inflight.Load() != 0 {
+		time.Sleep(50 * time.Microsecond)
+	}
+	close(l.quit)
+	l.wg.Wait()
+	var errs []error
+	if l.stopErr.Load() == nil && l.cfg.Durability == SyncInterval {
+		l.syncNow()
+	}
+	if l.sign != nil {
+		l.sign.stop()
+	}
+	if se := l.stopErr.Load(); se != nil {
+		errs = append(errs, se)
+	}
+	if err := l.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("chain: close pebble: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// DB returns the Pebble DB the log lives in, for packages that keep their
+// own keys beside it (see keys.go). They must not write 'e', 's' or 'm' keys.
+func (l *Log) DB() *pebble.DB { return l.db }
+
+// waitFor polls cond at the pace of the durable notifications, falling back
+// to a short sleep (signatures have no notification of their own).
+func waitFor(ctx context.Context, l *Log, cond func() bool) error {
+	for !cond() {
+		if err := l.Err(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
