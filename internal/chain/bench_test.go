@@ -234,19 +234,16 @@ func offered(b *testing.B, rate int, mode Durability, signed bool) {
 // of Header and Payload, the record, and hashing its own bytes.
 func BenchmarkPrepare(b *testing.B) {
 	e := benchEntry(1)
-	p := &pending{digest: pendingPool.New().(*pending).digest}
+	p := pendingPool.New().(*pending)
 	b.ReportAllocs()
 	for b.Loop() {
-		var err error
-		if p.buf, err = AppendCanonical(p.buf[:0], &e.Header); err != nil {
+		rec, hdr, pay, err := buildRecord(p.rec, e)
+		if err != nil {
 			b.Fatal(err)
 		}
-		hl := len(p.buf)
-		if p.buf, err = AppendCanonical(p.buf, &e.Payload); err != nil {
-			b.Fatal(err)
-		}
-		p.rec = appendRecord(p.rec[:0], p.buf[:hl], p.buf[hl:], e.Raw)
+		p.rec = rec
 		p.digest.Reset()
-		p.digest.Write(p.buf)
+		p.digest.Write(rec[hdr[0]:hdr[1]])
+		p.digest.Write(rec[pay[0]:pay[1]])
 	}
 }

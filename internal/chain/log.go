@@ -51,10 +51,15 @@ type Log struct {
 	unsyncedMu sync.Mutex
 	unsynced   []group
 
-	stopOnce sync.Once
-	stopped  chan struct{}
-	stopErr  atomic.Pointer[StoppedError]
+	// Groups applied and awaiting their fsync (SyncPerGroup), in order.
+	syncQ chan group
 
+	stopOnce  sync.Once
+	fatalOnce sync.Once
+	stopped   chan struct{}
+	stopErr   atomic.Pointer[StoppedError]
+
+	syncWG   sync.WaitGroup // the sync waiter, which outlives the committer
 	closing  atomic.Bool
 	inflight atomic.Int64 // Appends between their closing check and their send
 	quit     chan struct{}
@@ -82,7 +87,6 @@ type Entry struct {
 }
 
 type pending struct {
-	buf    []byte // JCS(Header) ‖ JCS(Payload)
 	rec    []byte // the record, hashes still zero
 	digest hash.Hash
 	also   func(uint64, func(k, v []byte))
@@ -91,11 +95,12 @@ type pending struct {
 	hash   Hash
 }
 
-var pendingPool = sync.Pool{New: func() any { return &pending{digest: sha256.New()} }}
+var pendingPool = sync.Pool{New: func() any { return &pending{digest: sha256.New(), rec: make([]byte, 0, 2048)} }}
 
 type group struct {
-	end uint64 // size after this group
-	ps  []*pending
+	first, end uint64 // the group is [first, end)
+	ps         []*pending
+	b          *pebble.Batch // SyncPerGroup: the batch whose fsync is awaited
 }
 
 // Open opens (creating if needed) the log in cfg.Dir, recovers it and
@@ -136,6 +141,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		notifyCh: make(chan struct{}),
 		stopped:  make(chan struct{}),
 		quit:     make(chan struct{}),
+		syncQ:    make(chan group, 8),
 	}
 	if err := l.recover(ctx); err != nil {
 		db.Close()
@@ -151,9 +157,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	l.wg.Add(1)
 	go l.commitLoop()
-	if cfg.Durability == SyncInterval {
+	switch cfg.Durability {
+	case SyncInterval:
 		l.wg.Add(1)
 		go l.syncLoop()
+	case SyncPerGroup:
+		l.syncWG.Add(1)
+		go l.syncWaitLoop()
 	}
 	return l, nil
 }
@@ -284,19 +294,15 @@ func (l *Log) Append(ctx context.Context, e *Entry) error {
 		return err
 	}
 	p := pendingPool.Get().(*pending)
-	var err error
-	if p.buf, err = AppendCanonical(p.buf[:0], &e.Header); err != nil {
+	rec, hdr, pay, err := buildRecord(p.rec, e)
+	if err != nil {
 		pendingPool.Put(p)
 		return err
 	}
-	hl := len(p.buf)
-	if p.buf, err = AppendCanonical(p.buf, &e.Payload); err != nil {
-		pendingPool.Put(p)
-		return err
-	}
-	p.rec = appendRecord(p.rec[:0], p.buf[:hl], p.buf[hl:], e.Raw)
+	p.rec = rec
 	p.digest.Reset()
-	p.digest.Write(p.buf)
+	p.digest.Write(rec[hdr[0]:hdr[1]])
+	p.digest.Write(rec[pay[0]:pay[1]])
 	p.also, p.done = e.Also, e.Done
 
 	l.inflight.Add(1)
@@ -411,13 +417,23 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 	}
 	end := first + uint64(len(ps))
 	_ = b.Set(keyHead, binary.BigEndian.AppendUint64(nil, end), nil)
-	opt := pebble.Sync
-	if l.cfg.Durability == SyncInterval {
-		opt = pebble.NoSync
+	g := group{first: first, end: end, ps: append([]*pending(nil), ps...)}
+	var err error
+	if l.cfg.Durability == SyncPerGroup {
+		// Pipelined group commit: the batch is written to the WAL and the
+		// memtable in seq order here, and its fsync is awaited by the sync
+		// waiter, so the committer builds the next group while the disk
+		// syncs this one (Pebble merges the syncs of groups in flight).
+		// DB.ApplyNoSyncWait is the API CockroachDB pipelines its Raft log
+		// writes with; it is marked experimental, hence the pinned Pebble.
+		err = l.applyNoSyncWait(b)
+		g.b = b
+	} else {
+		err = l.commitBatch(b, pebble.NoSync)
 	}
-	if err := l.commitBatch(b, opt); err != nil {
+	if err != nil {
 		l.fail(err, first, end-1)
-		l.finish(ps, l.stopErr.Load())
+		l.finish(g.ps, l.stopErr.Load())
 		return
 	}
 	l.next, l.prev = end, prev
@@ -426,13 +442,60 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 		l.sign.dispatch(ps)
 	}
 	if l.cfg.Durability == SyncPerGroup {
-		l.advance(end)
-		l.finish(ps, nil)
+		l.syncQ <- g
 		return
 	}
 	l.unsyncedMu.Lock()
-	l.unsynced = append(l.unsynced, group{end: end, ps: append([]*pending(nil), ps...)})
+	l.unsynced = append(l.unsynced, g)
 	l.unsyncedMu.Unlock()
+}
+
+// applyNoSyncWait applies b with Sync requested but not awaited; see
+// commitBatch for the fatal handling.
+func (l *Log) applyNoSyncWait(b *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fp, ok := r.(fatalPanic)
+			if !ok {
+				panic(r)
+			}
+			err = fp.err
+		}
+	}()
+	return l.db.ApplyNoSyncWait(b, pebble.Sync)
+}
+
+// syncWaitLoop is the sync waiter of SyncPerGroup mode: it awaits each
+// group's fsync in commit order and only then advances the watermark.
+func (l *Log) syncWaitLoop() {
+	defer l.syncWG.Done()
+	for g := range l.syncQ {
+		err := g.b.SyncWait()
+		if err == nil {
+			err = g.b.Close()
+		}
+		if err != nil {
+			// A failed fsync leaves the file's state unknowable: stop for good.
+			// Pebble does not route this error through Logger.Fatalf.
+			l.fail(fmt.Errorf("fsync of seq %d..%d: %w", g.first, g.end-1, err), g.first, g.end-1)
+			l.finish(g.ps, l.stopErr.Load())
+			l.fatal(err)
+			continue
+		}
+		if se := l.stopErr.Load(); se != nil && g.end > se.FirstSeq {
+			l.finish(g.ps, se) // at or after the failed group: never acknowledged
+			continue
+		}
+		l.advance(g.end)
+		l.finish(g.ps, nil)
+	}
+}
+
+// fatal hands a storage failure to Config.Fatal once, off the caller's
+// critical section; unlike Pebble's Fatalf it may return (the log is
+// already stopped).
+func (l *Log) fatal(err error) {
+	l.fatalOnce.Do(func() { l.logger.fatal(err) })
 }
 
 // commitBatch commits b, turning a Pebble fatal (whose Fatalf does not
@@ -601,6 +664,8 @@ func (l *Log) Close() error {
 	}
 	close(l.quit)
 	l.wg.Wait()
+	close(l.syncQ)
+	l.syncWG.Wait()
 	var errs []error
 	if l.stopErr.Load() == nil && l.cfg.Durability == SyncInterval {
 		l.syncNow()

@@ -363,7 +363,7 @@ func TestFatalStopsProcess(t *testing.T) {
 	if bytes.Contains(out, []byte("ACKED-AFTER-FAILURE")) {
 		t.Fatalf("an append after the fsync failure was acknowledged:\n%s", out)
 	}
-	if !bytes.Contains(out, []byte("pebble fatal")) {
+	if !bytes.Contains(out, []byte("injected fsync failure")) {
 		t.Errorf("child output lacks the fatal error:\n%s", out)
 	}
 }

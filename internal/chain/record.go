@@ -16,12 +16,14 @@ import (
 //	byte    version (1)
 //	[32]    PrevHash (zero for the genesis event)
 //	[32]    EventHash
-//	uvarint len, JCS(Header)
-//	uvarint len, JCS(Payload)
-//	uvarint len, raw FIX bytes (may be empty)
+//	uint32  len, JCS(Header)
+//	uint32  len, JCS(Payload)
+//	uint32  len, raw FIX bytes (may be empty)
 //
-// PrevHash and EventHash sit at fixed offsets so the committer can link a
-// record that an appender built in parallel by patching 64 bytes.
+// (integers big-endian). PrevHash and EventHash sit at fixed offsets so the
+// committer can link a record that an appender built in parallel by
+// patching 64 bytes; fixed-width lengths let the appender canonicalize
+// straight into the record and patch the length afterwards.
 //
 // Signature record, key 's'+seq:
 //
@@ -76,12 +78,15 @@ func DecodeRecord(seq uint64, b []byte) (*Record, error) {
 	rest := b[recordFixedLen:]
 	var fields [3][]byte
 	for i, name := range []string{"header", "payload", "raw"} {
-		n, w := binary.Uvarint(rest)
-		if w <= 0 || n > maxField || n > uint64(len(rest)-w) {
-			return fail("bad %s length", name)
+		if len(rest) < 4 {
+			return fail("truncated before the %s length", name)
 		}
-		fields[i] = rest[w : w+int(n) : w+int(n)]
-		rest = rest[w+int(n):]
+		n := binary.BigEndian.Uint32(rest)
+		if n > maxField || uint64(n) > uint64(len(rest)-4) {
+			return fail("bad %s length %d", name, n)
+		}
+		fields[i] = rest[4 : 4+n : 4+n]
+		rest = rest[4+n:]
 	}
 	if len(rest) != 0 {
 		return fail("%d trailing bytes", len(rest))
@@ -99,10 +104,42 @@ func appendRecord(dst []byte, header, payload, raw []byte) []byte {
 	dst = append(dst, recordVersion)
 	dst = append(dst, make([]byte, 2*len(Hash{}))...)
 	for _, f := range [][]byte{header, payload, raw} {
-		dst = binary.AppendUvarint(dst, uint64(len(f)))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(f)))
 		dst = append(dst, f...)
 	}
 	return dst
+}
+
+// buildRecord canonicalizes e straight into a record (hashes zero) and
+// returns it with the bounds of the Header and Payload bytes in it.
+func buildRecord(dst []byte, e *Entry) (rec []byte, hdr, pay [2]int, err error) {
+	rec = append(dst[:0], recordVersion)
+	rec = append(rec, make([]byte, 2*len(Hash{}))...)
+	field := func(v any) ([2]int, error) {
+		at := len(rec)
+		rec = append(rec, 0, 0, 0, 0)
+		var err error
+		if rec, err = AppendCanonical(rec, v); err != nil {
+			return [2]int{}, err
+		}
+		if len(rec)-at-4 > maxField {
+			return [2]int{}, &InvalidEventError{Field: fmt.Sprintf("%T", v), Reason: "larger than 16 MiB"}
+		}
+		binary.BigEndian.PutUint32(rec[at:], uint32(len(rec)-at-4))
+		return [2]int{at + 4, len(rec)}, nil
+	}
+	if hdr, err = field(&e.Header); err != nil {
+		return dst, hdr, pay, err
+	}
+	if pay, err = field(&e.Payload); err != nil {
+		return dst, hdr, pay, err
+	}
+	if len(e.Raw) > maxField {
+		return dst, hdr, pay, &InvalidEventError{Field: "Raw", Reason: "larger than 16 MiB"}
+	}
+	rec = binary.BigEndian.AppendUint32(rec, uint32(len(e.Raw)))
+	rec = append(rec, e.Raw...)
+	return rec, hdr, pay, nil
 }
 
 func linkRecord(rec []byte, prev, h Hash) {
