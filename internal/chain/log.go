@@ -31,6 +31,7 @@ import (
 // the committer drains the queue and exits; a final WAL fsync; the signers
 // finish and write their last records; Pebble closes.
 type Log struct {
+	stalls *atomic.Int64 // Pebble write stalls since Open
 	cfg    Config
 	db     *pebble.DB
 	logger *pebbleLogger
@@ -53,6 +54,8 @@ type Log struct {
 
 	// Groups applied and awaiting their fsync (SyncPerGroup), in order.
 	syncQ chan group
+
+	freeBatches chan *pebble.Batch // see batch()
 
 	stopOnce  sync.Once
 	fatalOnce sync.Once
@@ -119,7 +122,16 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		fatal = func(err error) { panic(err) }
 	}
 	lg := &pebbleLogger{log: slogger.With("component", "chain"), fatal: fatal}
+	var stalls atomic.Int64
 	opts := &pebble.Options{
+		EventListener: &pebble.EventListener{
+			// A write stall delays every session's events: worth a warning.
+			WriteStallBegin: func(i pebble.WriteStallBeginInfo) {
+				stalls.Add(1)
+				lg.log.Warn("pebble write stall", "reason", i.Reason)
+			},
+			WriteStallEnd: func() { lg.log.Warn("pebble write stall ended") },
+		},
 		FS:                 cfg.FS,
 		FormatMajorVersion: FormatMajorVersion,
 		Logger:             lg,
@@ -129,11 +141,13 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if opts.FS == nil {
 		opts.FS = vfs.Default
 	}
+	opts.Experimental.ValueSeparationPolicy = valueSeparation
 	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("chain: open %s: %w", cfg.Dir, err)
 	}
 	l := &Log{
+		stalls:   &stalls,
 		cfg:      cfg,
 		db:       db,
 		logger:   lg,
@@ -142,6 +156,8 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		stopped:  make(chan struct{}),
 		quit:     make(chan struct{}),
 		syncQ:    make(chan group, 8),
+
+		freeBatches: make(chan *pebble.Batch, 16),
 	}
 	if err := l.recover(ctx); err != nil {
 		db.Close()
@@ -166,6 +182,20 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		go l.syncWaitLoop()
 	}
 	return l, nil
+}
+
+// valueSeparation stores event records (≥ 256 bytes) in blob files written
+// once at flush; compactions then move only keys and small handles. The log
+// never overwrites or deletes a record, so blob files never hold garbage and
+// are never rewritten (TargetGarbageRatio 1).
+func valueSeparation() pebble.ValueSeparationPolicy {
+	return pebble.ValueSeparationPolicy{
+		Enabled:               true,
+		MinimumSize:           256,
+		MaxBlobReferenceDepth: 10,
+		RewriteMinimumAge:     time.Hour,
+		TargetGarbageRatio:    1,
+	}
 }
 
 // recover checks the format, finds the log's size, re-hashes the tail and
@@ -397,7 +427,7 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 	}
 	first := l.next
 	prev := l.prev
-	b := l.db.NewBatch()
+	b := l.batch()
 	set := func(k, v []byte) { _ = b.Set(k, v, nil) }
 	for i, p := range ps {
 		seq := first + uint64(i)
@@ -436,6 +466,9 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 		l.finish(g.ps, l.stopErr.Load())
 		return
 	}
+	if g.b == nil {
+		l.recycle(b) // committed synchronously
+	}
 	l.next, l.prev = end, prev
 	l.committed.Store(end)
 	if l.sign != nil {
@@ -472,7 +505,7 @@ func (l *Log) syncWaitLoop() {
 	for g := range l.syncQ {
 		err := g.b.SyncWait()
 		if err == nil {
-			err = g.b.Close()
+			l.recycle(g.b)
 		}
 		if err != nil {
 			// A failed fsync leaves the file's state unknowable: stop for good.
@@ -510,11 +543,31 @@ func (l *Log) commitBatch(b *pebble.Batch, opt *pebble.WriteOptions) (err error)
 			err = fp.err
 		}
 	}()
-	err = b.Commit(opt)
-	if cerr := b.Close(); err == nil && cerr != nil {
-		err = cerr
+	return b.Commit(opt)
+}
+
+// Batches are reused: a group of thousands of ~1 KiB events would otherwise
+// allocate (and grow by doubling) a multi-megabyte buffer per group.
+const batchRetain = 8 << 20
+
+// batch returns an empty batch, reused when one is free.
+func (l *Log) batch() *pebble.Batch {
+	select {
+	case b := <-l.freeBatches:
+		return b
+	default:
+		return l.db.NewBatch(pebble.WithMaxRetainedSizeBytes(batchRetain))
 	}
-	return err
+}
+
+// recycle takes back a batch whose commit (and fsync, if awaited) is done.
+func (l *Log) recycle(b *pebble.Batch) {
+	b.Reset()
+	select {
+	case l.freeBatches <- b:
+	default:
+		b.Close()
+	}
 }
 
 // syncLoop is the syncer goroutine of SyncInterval mode.
@@ -618,6 +671,9 @@ func (l *Log) advance(size uint64) {
 	l.notifyCh = make(chan struct{})
 	l.notifyMu.Unlock()
 }
+
+// WriteStalls returns how many times Pebble stalled writes since Open.
+func (l *Log) WriteStalls() int64 { return l.stalls.Load() }
 
 // Durable returns the durable watermark: every seq below it is fsync'd.
 // Readers outside the ingest path (checkpoints, exports) read only below it.

@@ -99,7 +99,7 @@ func (sp *signPipeline) writeLoop() {
 	vbuf := make([]byte, 0, sigRecordLen)
 	for j := range sp.order {
 		<-j.done
-		b := sp.l.db.NewBatch()
+		b := sp.l.batch()
 		end := sp.add(b, j, id, kbuf, vbuf)
 	more:
 		for b.Count() < 4096 {
@@ -122,6 +122,7 @@ func (sp *signPipeline) writeLoop() {
 			sp.l.fail(fmt.Errorf("write signatures up to seq %d: %w", end-1, err), j.first, end-1)
 			continue
 		}
+		sp.l.recycle(b)
 		sp.signed.Store(end)
 	}
 }
