@@ -203,5 +203,13 @@ func validateHeader(h *Header) error {
 	if h.HashAlgo != HashAlgoSHA256 {
 		return &InvalidEventError{Field: "Header.HashAlgo", Reason: fmt.Sprintf("%q, want %q", h.HashAlgo, HashAlgoSHA256)}
 	}
+	if h.TimestampPrecision != PrecisionNanosecond {
+		return &InvalidEventError{Field: "Header.TimestampPrecision", Reason: fmt.Sprintf("%q, want %q", h.TimestampPrecision, PrecisionNanosecond)}
+	}
+	switch h.ClockSyncStatus {
+	case PTPLocked, NTPSynced, BestEffort, Unreliable:
+	default:
+		return &InvalidEventError{Field: "Header.ClockSyncStatus", Reason: fmt.Sprintf("unknown status %q", h.ClockSyncStatus)}
+	}
 	return nil
 }

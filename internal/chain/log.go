@@ -341,6 +341,10 @@ func (l *Log) Append(ctx context.Context, e *Entry) error {
 		pendingPool.Put(p)
 		return ErrClosed
 	}
+	if se := l.stopErr.Load(); se != nil {
+		pendingPool.Put(p)
+		return se
+	}
 	select {
 	case l.queue <- p:
 		return nil

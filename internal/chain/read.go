@@ -10,6 +10,7 @@ import (
 )
 
 // Get returns the durable record seq with its signature, if written.
+// Readers may run concurrently with appends; not after Close.
 func (l *Log) Get(seq uint64) (*Record, error) {
 	if seq >= l.Durable() {
 		return nil, fmt.Errorf("%w: seq %d, durable watermark %d", ErrNotDurable, seq, l.Durable())
