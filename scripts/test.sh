@@ -24,6 +24,7 @@ fuzz_targets=(
 	"FuzzTransform ./internal/jcs"
 	"FuzzCanonicalEvent ./internal/chain"
 	"FuzzDecodeRecord ./internal/chain"
+	"FuzzMap ./internal/fixmap"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 

@@ -51,6 +51,16 @@ func randomFill(rng *rand.Rand, v reflect.Value, pool []string) {
 		default:
 			v.SetInt(rng.Int64N(100000))
 		}
+	case reflect.Slice:
+		n := rng.IntN(4)
+		if n == 0 {
+			v.Set(reflect.Zero(v.Type())) // nil: omitted by omitempty
+			return
+		}
+		v.Set(reflect.MakeSlice(v.Type(), n, n))
+		for i := 0; i < n; i++ {
+			randomFill(rng, v.Index(i), pool)
+		}
 	default:
 		panic("randomFill: unhandled kind " + v.Kind().String())
 	}
@@ -154,6 +164,12 @@ func allValidUTF8(v reflect.Value) bool {
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {
 			if v.Type().Field(i).IsExported() && !allValidUTF8(v.Field(i)) {
+				return false
+			}
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			if !allValidUTF8(v.Index(i)) {
 				return false
 			}
 		}

@@ -92,7 +92,10 @@ type Payload struct {
 	ErrorDetails         *ErrorDetails         `json:"ErrorDetails,omitempty"`
 	FIX                  *FIX                  `json:"FIX,omitempty"`
 	PolicyIdentification *PolicyIdentification `json:"PolicyIdentification,omitempty"`
-	Trade                *Trade                `json:"VCP-TRADE,omitempty"`
+	// Session holds the session-level facts of a FIX admin message (Logon,
+	// Heartbeat, TestRequest, ResendRequest, SequenceReset, Reject, Logout).
+	Session *Session `json:"Session,omitempty"`
+	Trade   *Trade   `json:"VCP-TRADE,omitempty"`
 }
 
 // FIX describes the inbound FIX message an event was made from. RawSHA256
@@ -132,6 +135,48 @@ type Trade struct {
 	TransactTime    string `json:"TransactTime,omitempty"`
 	TradeBust       bool   `json:"TradeBust,omitempty"`
 	TradeCorrection bool   `json:"TradeCorrection,omitempty"`
+	// ExecTransType is FIX 4.0–4.3 ExecTransType (20), verbatim.
+	ExecTransType string `json:"ExecTransType,omitempty"`
+	// TradeReportID is TradeCaptureReport TradeReportID (571), verbatim.
+	TradeReportID string `json:"TradeReportID,omitempty"`
+	// TradeReportTransType is TradeCaptureReport TradeReportTransType
+	// (487), verbatim.
+	TradeReportTransType string `json:"TradeReportTransType,omitempty"`
+	// Text is the free text (58) of the message, verbatim.
+	Text string `json:"Text,omitempty"`
+	// Sides is the NoSides (552) repeating group of a TradeCaptureReport,
+	// one entry per side, in wire order.
+	Sides []TradeSide `json:"Sides,omitempty"`
+}
+
+// TradeSide is one entry of a TradeCaptureReport's NoSides (552) group.
+// AccountID follows the header's rule: never the raw Account (1).
+type TradeSide struct {
+	Side      string `json:"Side,omitempty"`
+	OrderID   string `json:"OrderID,omitempty"`
+	ClOrdID   string `json:"ClOrdID,omitempty"`
+	AccountID string `json:"AccountID,omitempty"`
+	Currency  string `json:"Currency,omitempty"`
+	Text      string `json:"Text,omitempty"`
+}
+
+// Session is the payload block of FIX session-level (admin) facts, each
+// copied verbatim from its tag. Sequence numbers stay strings so that
+// EndSeqNo "0" (infinity) is not lost to omitempty.
+type Session struct {
+	ResetSeqNumFlag       bool   `json:"ResetSeqNumFlag,omitempty"`       // 141=Y
+	GapFillFlag           bool   `json:"GapFillFlag,omitempty"`           // 123=Y
+	NewSeqNo              string `json:"NewSeqNo,omitempty"`              // 36
+	BeginSeqNo            string `json:"BeginSeqNo,omitempty"`            // 7
+	EndSeqNo              string `json:"EndSeqNo,omitempty"`              // 16
+	NextExpectedMsgSeqNum string `json:"NextExpectedMsgSeqNum,omitempty"` // 789
+	TestReqID             string `json:"TestReqID,omitempty"`             // 112
+	RefSeqNum             string `json:"RefSeqNum,omitempty"`             // 45
+	RefTagID              string `json:"RefTagID,omitempty"`              // 371
+	RefMsgType            string `json:"RefMsgType,omitempty"`            // 372
+	SessionRejectReason   string `json:"SessionRejectReason,omitempty"`   // 373
+	BusinessRejectReason  string `json:"BusinessRejectReason,omitempty"`  // 380
+	Text                  string `json:"Text,omitempty"`                  // 58
 }
 
 // Clock is the per-event summary of the latest clock measurement (profile §5).
@@ -148,6 +193,12 @@ type ErrorDetails struct {
 	Severity          string `json:"Severity"`
 	AffectedComponent string `json:"AffectedComponent,omitempty"`
 	CorrelatedEventID string `json:"CorrelatedEventID,omitempty"`
+	// SeqRangeBegin and SeqRangeEnd name the MsgSeqNum range of an
+	// ERR_RECOVER event, verbatim decimal strings: ResendRequest
+	// BeginSeqNo (7) and EndSeqNo (16, "0" = no upper bound), or
+	// SequenceReset MsgSeqNum (34) and NewSeqNo (36).
+	SeqRangeBegin string `json:"SeqRangeBegin,omitempty"`
+	SeqRangeEnd   string `json:"SeqRangeEnd,omitempty"`
 }
 
 // PolicyIdentification names the policy an event was recorded under.

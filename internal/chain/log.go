@@ -358,7 +358,9 @@ func (l *Log) Append(ctx context.Context, e *Entry) error {
 }
 
 // AppendWait appends e and waits until it is durable, returning its seq and
-// EventHash. Any Done callback of e is replaced.
+// EventHash. Any Done callback of e is replaced. If ctx ends after the entry
+// was queued, AppendWait returns ctx.Err() but the entry may still become
+// durable: a queued entry is never withdrawn.
 func (l *Log) AppendWait(ctx context.Context, e *Entry) (uint64, Hash, error) {
 	type result struct {
 		seq uint64

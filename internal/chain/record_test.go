@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 )
 
@@ -29,7 +30,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev.Header != e.Header || *ev.Payload.Trade != *e.Payload.Trade {
+	if ev.Header != e.Header || !reflect.DeepEqual(ev.Payload.Trade, e.Payload.Trade) {
 		t.Fatalf("decoded event differs")
 	}
 	line, err := r.AppendJSON(nil)
