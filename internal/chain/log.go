@@ -90,6 +90,7 @@ type Entry struct {
 }
 
 type pending struct {
+	kvOnly bool   // a Write: no event, no seq
 	rec    []byte // the record, hashes still zero
 	digest hash.Hash
 	also   func(uint64, func(k, v []byte))
@@ -334,27 +335,51 @@ func (l *Log) Append(ctx context.Context, e *Entry) error {
 	p.digest.Write(rec[hdr[0]:hdr[1]])
 	p.digest.Write(rec[pay[0]:pay[1]])
 	p.also, p.done = e.Also, e.Done
+	return l.enqueue(ctx, p)
+}
 
+// Write queues writes that must land in order with the events around them
+// — a session counter set by a sequence reset, say — without being an event.
+// fn runs on the committer goroutine and its sets land in the batch of the
+// group it joins, after every event queued before it. done, if set, is
+// called once the writes are durable (nil) or never will be.
+func (l *Log) Write(ctx context.Context, fn func(set func(key, value []byte)), done func(error)) error {
+	p := pendingPool.Get().(*pending)
+	p.kvOnly = true
+	p.also = func(_ uint64, set func(k, v []byte)) { fn(set) }
+	if done != nil {
+		p.done = func(_ uint64, _ Hash, err error) { done(err) }
+	}
+	return l.enqueue(ctx, p)
+}
+
+// enqueue hands p to the committer.
+func (l *Log) enqueue(ctx context.Context, p *pending) error {
 	l.inflight.Add(1)
 	defer l.inflight.Add(-1)
 	if l.closing.Load() {
-		pendingPool.Put(p)
+		l.recyclePending(p)
 		return ErrClosed
 	}
 	if se := l.stopErr.Load(); se != nil {
-		pendingPool.Put(p)
+		l.recyclePending(p)
 		return se
 	}
 	select {
 	case l.queue <- p:
 		return nil
 	case <-l.stopped:
-		pendingPool.Put(p)
+		l.recyclePending(p)
 		return l.stopErr.Load()
 	case <-ctx.Done():
-		pendingPool.Put(p)
+		l.recyclePending(p)
 		return ctx.Err()
 	}
+}
+
+func (l *Log) recyclePending(p *pending) {
+	p.kvOnly, p.also, p.done = false, nil, nil
+	pendingPool.Put(p)
 }
 
 // AppendWait appends e and waits until it is durable, returning its seq and
@@ -435,8 +460,13 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 	prev := l.prev
 	b := l.batch()
 	set := func(k, v []byte) { _ = b.Set(k, v, nil) }
-	for i, p := range ps {
-		seq := first + uint64(i)
+	seq := first
+	for _, p := range ps {
+		if p.kvOnly {
+			p.also(seq, set)
+			p.seq = seq
+			continue
+		}
 		h := finishHash(p.digest, prev, seq == 0)
 		linkRecord(p.rec, prev, h)
 		if err := b.Set(appendSeqKey(kbuf[:0], PrefixEvent, seq), p.rec, nil); err != nil {
@@ -450,8 +480,9 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 		}
 		p.seq, p.hash = seq, h
 		prev = h
+		seq++
 	}
-	end := first + uint64(len(ps))
+	end := seq
 	_ = b.Set(keyHead, binary.BigEndian.AppendUint64(nil, end), nil)
 	g := group{first: first, end: end, ps: append([]*pending(nil), ps...)}
 	var err error
@@ -651,8 +682,7 @@ func (l *Log) finish(ps []*pending, stop *StoppedError) {
 				p.done(p.seq, p.hash, nil)
 			}
 		}
-		p.also, p.done = nil, nil
-		pendingPool.Put(p)
+		l.recyclePending(p)
 	}
 }
 

@@ -390,3 +390,56 @@ func fatalChild() {
 	time.Sleep(time.Second)
 	fmt.Println("STILL RUNNING")
 }
+
+// TestWriteOrdersWithEvents: a Write lands after every event queued before it
+// and consumes no seq; its done fires once durable.
+func TestWriteOrdersWithEvents(t *testing.T) {
+	for _, mode := range []Durability{SyncPerGroup, SyncInterval} {
+		t.Run(mode.String(), func(t *testing.T) {
+			ctx := context.Background()
+			l, cfg := openTestLog(t, func(c *Config) { c.Durability = mode; c.Signer = NewSigner(testKey(t)) })
+			key := []byte{PrefixSession, 'w'}
+			var wrote sync.WaitGroup
+			for i := range 100 {
+				e := testEntry(i)
+				e.Also = func(seq uint64, set func(k, v []byte)) { set(key, fmt.Appendf(nil, "event %d", seq)) }
+				if err := l.Append(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+				if i%10 == 9 {
+					wrote.Add(1)
+					n := i
+					if err := l.Write(ctx, func(set func(k, v []byte)) { set(key, fmt.Appendf(nil, "write after %d", n)) },
+						func(err error) {
+							if err != nil {
+								t.Error(err)
+							}
+							wrote.Done()
+						}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			wrote.Wait()
+			if d := l.Durable(); d != 100 {
+				t.Fatalf("durable %d after 100 events and 10 writes, want 100 (writes take no seq)", d)
+			}
+			l.WaitSigned(ctx, 100)
+			verifyAll(t, l, testKey(t).Public().(ed25519.PublicKey))
+			l.Close()
+			l, err := Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			v, c, err := l.DB().Get(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if string(v) != "write after 99" {
+				t.Fatalf("last value %q, want the write queued after the last event", v)
+			}
+		})
+	}
+}

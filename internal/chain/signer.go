@@ -63,14 +63,22 @@ func newSignPipeline(l *Log, s *Signer, workers int) *signPipeline {
 
 // dispatch queues the signing of a committed group.
 func (sp *signPipeline) dispatch(ps []*pending) {
-	for len(ps) > 0 {
-		n := min(len(ps), signChunk)
-		j := &signJob{first: ps[0].seq, hashes: make([]Hash, n), done: make(chan struct{})}
-		for i, p := range ps[:n] {
-			j.hashes[i] = p.hash
+	var j *signJob
+	for _, p := range ps {
+		if p.kvOnly {
+			continue
 		}
+		if j == nil {
+			j = &signJob{first: p.seq, hashes: make([]Hash, 0, min(len(ps), signChunk)), done: make(chan struct{})}
+		}
+		j.hashes = append(j.hashes, p.hash)
+		if len(j.hashes) == signChunk {
+			sp.queue(j)
+			j = nil
+		}
+	}
+	if j != nil {
 		sp.queue(j)
-		ps = ps[n:]
 	}
 }
 
