@@ -95,7 +95,25 @@ type Payload struct {
 	// Session holds the session-level facts of a FIX admin message (Logon,
 	// Heartbeat, TestRequest, ResendRequest, SequenceReset, Reject, Logout).
 	Session *Session `json:"Session,omitempty"`
-	Trade   *Trade   `json:"VCP-TRADE,omitempty"`
+	// TapSession records the tap's own sequence bookkeeping (resets).
+	TapSession *TapSession `json:"TapSession,omitempty"`
+	Trade      *Trade      `json:"VCP-TRADE,omitempty"`
+}
+
+// TapSession records a change the tap makes to a session's sequence
+// bookkeeping that no inbound message carries (a ResetOn* or schedule reset,
+// a reset by SequenceReset or Logon 141=Y as applied): which MsgSeqNums of
+// the old epoch were never delivered.
+type TapSession struct {
+	SessionID string `json:"SessionID"`
+	Reason    string `json:"Reason"`
+	// PrevEpoch/PrevNextExpected: the epoch and next expected MsgSeqNum
+	// before; Epoch/NextExpected after. MsgSeqNums ≥ PrevNextExpected of
+	// PrevEpoch were never delivered.
+	PrevEpoch        int64 `json:"PrevEpoch"`
+	PrevNextExpected int64 `json:"PrevNextExpected"`
+	Epoch            int64 `json:"Epoch"`
+	NextExpected     int64 `json:"NextExpected"`
 }
 
 // FIX describes the inbound FIX message an event was made from. RawSHA256
@@ -109,6 +127,10 @@ type FIX struct {
 	PossDupFlag bool   `json:"PossDupFlag,omitempty"`
 	SendingTime string `json:"SendingTime,omitempty"`
 	RawSHA256   string `json:"RawSHA256"`
+	// Epoch is the tap's session epoch the message arrived in: it starts at
+	// 0 and bumps on every sequence reset, so MsgSeqNums are contiguous per
+	// (SessionID, Epoch) except where a recorded gap fill accounts for a gap.
+	Epoch int64 `json:"Epoch,omitempty"`
 }
 
 // Trade is the VCP-TRADE block: order and execution fields copied verbatim

@@ -1,0 +1,137 @@
+package tap
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/quickfixgo/quickfix"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/fixmap"
+)
+
+var _ quickfix.Application = (*Tap)(nil)
+
+// OnCreate loads the session's state.
+func (t *Tap) OnCreate(id quickfix.SessionID) {
+	if _, err := t.session(id); err != nil {
+		t.log.Error("cannot load session state", "session", id.String(), "err", err)
+	}
+}
+
+// OnLogon marks the session up (the Logon itself is recorded in FromAdmin).
+func (t *Tap) OnLogon(id quickfix.SessionID) {
+	if s, err := t.session(id); err == nil {
+		s.loggedOn, s.sawLogout = true, false
+	}
+}
+
+// OnLogout records a transport drop that no Logout announced (ERR_CONN).
+func (t *Tap) OnLogout(id quickfix.SessionID) {
+	s, err := t.session(id)
+	if err != nil || !s.loggedOn {
+		return
+	}
+	s.loggedOn = false
+	if s.sawLogout {
+		return
+	}
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{
+		Clock:                clk,
+		PolicyIdentification: &t.cfg.Policy,
+		ErrorDetails: &chain.ErrorDetails{ErrorCode: fixmap.ErrCodeConn, Severity: "WARNING", AffectedComponent: fixmap.ComponentSession,
+			ErrorMessage: fmt.Sprintf("session %s: transport lost without a Logout; next expected MsgSeqNum %d (epoch %d)", s.name, s.in, s.epoch)},
+	}})
+}
+
+// ToAdmin records every Reject the engine sends (a message it refused is
+// evidence too) as ERR_REJECT with the Reject's bytes.
+func (t *Tap) ToAdmin(msg *quickfix.Message, id quickfix.SessionID) {
+	if mt, err := msg.MsgType(); err != nil || mt != "3" {
+		return
+	}
+	s, err := t.session(id)
+	if err != nil {
+		return
+	}
+	raw := []byte(msg.String())
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	text, _ := msg.Body.GetString(58)
+	ref, _ := msg.Body.GetString(45)
+	t.append(s, &chain.Entry{Header: h, Raw: raw, Payload: chain.Payload{
+		Clock:                clk,
+		PolicyIdentification: &t.cfg.Policy,
+		ErrorDetails: &chain.ErrorDetails{ErrorCode: fixmap.ErrCodeReject, Severity: "WARNING", AffectedComponent: fixmap.ComponentSession,
+			ErrorMessage: fmt.Sprintf("the engine rejected inbound MsgSeqNum %s of %s: %.200q", ref, s.name, text)},
+	}})
+}
+
+// ToApp refuses every application message: the tap is passive.
+func (t *Tap) ToApp(*quickfix.Message, quickfix.SessionID) error { return quickfix.ErrDoNotSend }
+
+// FromAdmin records an inbound session-level message.
+func (t *Tap) FromAdmin(msg *quickfix.Message, id quickfix.SessionID) quickfix.MessageRejectError {
+	t.record(msg, id)
+	return nil
+}
+
+// FromApp records an inbound application message. It never rejects: an
+// unknown or unmappable message is still one event.
+func (t *Tap) FromApp(msg *quickfix.Message, id quickfix.SessionID) quickfix.MessageRejectError {
+	t.record(msg, id)
+	return nil
+}
+
+// record maps msg and appends its event; when the message is the one the
+// session expects, the event's batch also advances the persisted counter.
+func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
+	s, err := t.session(id)
+	if err != nil {
+		t.log.Error("no session state", "session", id.String(), "err", err)
+		return
+	}
+	if msg == s.lastLogon {
+		return // quickfix's second FromAdmin for the same Logon
+	}
+	raw := msg.Bytes()
+	m, err := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true})
+	if err != nil {
+		t.log.Error("cannot map message", "session", s.name, "err", err)
+		return
+	}
+	seq, _ := msg.Header.GetInt(34)
+	if m.Session != nil && m.Session.ResetSeqNumFlag && isLogon(msg) {
+		// 141=Y: the new epoch starts with this Logon; quickfix's
+		// store.Reset() that follows finds it done.
+		t.reset(s, "Logon ResetSeqNumFlag=Y", 1)
+		s.resetDone = true
+	}
+	if isLogon(msg) {
+		s.lastLogon = msg
+	}
+	if isLogout(msg) {
+		s.sawLogout = true
+	}
+	symbol := m.Symbol
+	h, clk := t.header(s, m.Type, s.traceID(m.Keys), symbol, m.AccountID)
+	m.Payload.Clock = clk
+	m.Payload.PolicyIdentification = &t.cfg.Policy
+	if m.Payload.FIX != nil {
+		m.Payload.FIX.Epoch = int64(s.epoch)
+	}
+	e := &chain.Entry{Header: h, Payload: m.Payload, Raw: bytes.Clone(raw)}
+	if seq == s.in {
+		next, inKey := seq+1, fieldKey(s.prefix, fieldIn)
+		idx := indexKey(s.prefix, s.epoch, seq)
+		s.persistedIn = next
+		e.Also = func(logSeq uint64, set func(k, v []byte)) {
+			set(inKey, u64(uint64(next)))
+			set(idx, u64(logSeq))
+		}
+	}
+	t.append(s, e)
+}
+
+func isLogon(msg *quickfix.Message) bool  { return msg.IsMsgTypeOf("A") }
+func isLogout(msg *quickfix.Message) bool { return msg.IsMsgTypeOf("5") }

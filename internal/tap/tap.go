@@ -1,0 +1,212 @@
+package tap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/quickfixgo/quickfix"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/fixmap"
+)
+
+// Clock is what the tap needs from internal/clock: the capture time and the
+// latest measured status, without a syscall or a lock per event.
+type Clock interface {
+	// Now returns the capture time in nanoseconds since the Unix epoch.
+	Now() int64
+	// Stamp returns the latest status and the event's Clock block.
+	Stamp() (chain.ClockSyncStatus, *chain.Clock)
+}
+
+// Config wires the tap.
+type Config struct {
+	Log    *chain.Log
+	Clock  Clock
+	Mapper fixmap.Config
+	// VenueID goes into every event header (per session overrides: later).
+	VenueID string
+	// Policy is copied into every event's payload.
+	Policy chain.PolicyIdentification
+	Logger *slog.Logger
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Log == nil {
+		errs = append(errs, errors.New("Log is nil"))
+	}
+	if c.Clock == nil {
+		errs = append(errs, errors.New("Clock is nil"))
+	}
+	if err := c.Mapper.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Policy.PolicyID == "" || c.Policy.ConformanceTier == "" {
+		errs = append(errs, errors.New("Policy needs a PolicyID and a ConformanceTier"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("tap: config: %w", err)
+	}
+	return nil
+}
+
+// Tap is the quickfix Application and MessageStoreFactory of every session.
+// Its lifetime is the caller's: create it, hand it to quickfix acceptors and
+// initiators, stop them, then Close the tap (which stops blocked callbacks).
+type Tap struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[quickfix.SessionID]*session
+}
+
+// New makes a tap.
+func New(cfg Config) (*Tap, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Tap{cfg: cfg, log: lg.With("component", "tap"), ctx: ctx, cancel: cancel, sessions: map[quickfix.SessionID]*session{}}, nil
+}
+
+// Close releases callbacks blocked on a stopped log. Stop the quickfix
+// acceptors and initiators first.
+func (t *Tap) Close() error {
+	t.cancel()
+	return nil
+}
+
+func (t *Tap) session(id quickfix.SessionID) (*session, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.sessions[id]; ok {
+		return s, nil
+	}
+	s := &session{id: id, name: id.String(), ids: chain.NewIDGen(), roots: map[string]string{}}
+	s.prefix = sessionPrefix(s.name)
+	if err := s.load(t.cfg.Log.DB()); err != nil {
+		return nil, err
+	}
+	t.sessions[id] = s
+	return s, nil
+}
+
+// Create implements quickfix.MessageStoreFactory.
+func (t *Tap) Create(id quickfix.SessionID) (quickfix.MessageStore, error) {
+	s, err := t.session(id)
+	if err != nil {
+		return nil, err
+	}
+	return &store{t: t, s: s}, nil
+}
+
+// header builds an event header stamped with the clock.
+func (t *Tap) header(s *session, typ chain.EventType, trace, symbol, account string) (chain.Header, *chain.Clock) {
+	now := t.cfg.Clock.Now()
+	status, clk := t.cfg.Clock.Stamp()
+	code, _ := typ.Code()
+	return chain.Header{
+		EventID:            s.ids.New(now).String(),
+		TraceID:            trace,
+		TimestampInt:       strconv.FormatInt(now, 10),
+		TimestampISO:       time.Unix(0, now).UTC().Format("2006-01-02T15:04:05.000000000Z"),
+		EventType:          typ,
+		EventTypeCode:      code,
+		TimestampPrecision: chain.PrecisionNanosecond,
+		ClockSyncStatus:    status,
+		HashAlgo:           chain.HashAlgoSHA256,
+		VenueID:            t.cfg.VenueID,
+		Symbol:             symbol,
+		AccountID:          account,
+	}, clk
+}
+
+// append writes e, blocking (never rejecting) while the log refuses: a
+// storage failure must not become a FIX reject, which would advance the
+// MsgSeqNum and lose the message. It returns false only when the tap is
+// closing.
+func (t *Tap) append(s *session, e *chain.Entry) bool {
+	for refused := 0; ; {
+		err := t.cfg.Log.Append(t.ctx, e)
+		if err == nil {
+			return true
+		}
+		var ce *chain.CanonicalError
+		var ie *chain.InvalidEventError
+		if (errors.As(err, &ce) || errors.As(err, &ie)) && refused < 2 {
+			refused++
+			// A bug in mapping, not in the input (fixmap turns bad input
+			// into ERR events): record that instead, with the raw bytes.
+			t.log.Error("event refused by the chain", "session", s.name, "err", err)
+			e = t.internalError(s, e.Raw, err)
+			continue
+		}
+		t.log.Error("cannot append event; blocking the session", "session", s.name, "err", err)
+		select {
+		case <-t.ctx.Done():
+			return false
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// internalError is the ERR_SYSTEM event for an event the chain refused.
+func (t *Tap) internalError(s *session, raw []byte, cause error) *chain.Entry {
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	p := chain.Payload{Clock: clk, PolicyIdentification: &t.cfg.Policy}
+	if m, _ := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true}); m != nil && m.Payload.FIX != nil && m.Type == chain.ERR {
+		p.FIX = m.Payload.FIX
+		p.FIX.Epoch = int64(s.epoch)
+	}
+	p.ErrorDetails = &chain.ErrorDetails{ErrorCode: "ERR_SYSTEM", Severity: "CRITICAL", AffectedComponent: "tap",
+		ErrorMessage: fmt.Sprintf("event refused by the chain: %.200q", cause.Error())}
+	return &chain.Entry{Header: h, Payload: p, Raw: raw}
+}
+
+// nowTime is the clock's capture time as a time.Time.
+func (t *Tap) nowTime() time.Time { return time.Unix(0, t.cfg.Clock.Now()).UTC() }
+
+// reset records a new epoch of s: MsgSeqNums from the old next-expected on
+// were never delivered in the old epoch. The event carries the new counter
+// and epoch in its own batch.
+func (t *Tap) reset(s *session, reason string, next int) {
+	if s.in == 1 && next == 1 {
+		return // nothing was expected in this epoch, so nothing went undelivered
+	}
+	prevEpoch, prevNext := s.epoch, s.in
+	s.epoch++
+	s.in, s.persistedIn = next, next
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	e := &chain.Entry{Header: h, Payload: chain.Payload{
+		Clock:                clk,
+		PolicyIdentification: &t.cfg.Policy,
+		ErrorDetails: &chain.ErrorDetails{
+			ErrorCode: "ERR_RECOVER", Severity: "WARNING", AffectedComponent: "fix-session",
+			ErrorMessage: fmt.Sprintf("%s: epoch %d ends expecting MsgSeqNum %d; epoch %d expects %d",
+				reason, prevEpoch, prevNext, s.epoch, next),
+			SeqRangeBegin: strconv.Itoa(prevNext),
+		},
+		TapSession: &chain.TapSession{SessionID: s.name, Reason: reason,
+			PrevEpoch: int64(prevEpoch), PrevNextExpected: int64(prevNext), Epoch: int64(s.epoch), NextExpected: int64(next)},
+	}}
+	inKey, epochKey, epoch := fieldKey(s.prefix, fieldIn), fieldKey(s.prefix, fieldEpoch), s.epoch
+	e.Also = func(_ uint64, set func(k, v []byte)) {
+		set(inKey, u64(uint64(next)))
+		set(epochKey, u64(epoch))
+	}
+	t.append(s, e)
+}
