@@ -29,7 +29,11 @@ func (t *Tap) OnLogon(id quickfix.SessionID) {
 // OnLogout records a transport drop that no Logout announced (ERR_CONN).
 func (t *Tap) OnLogout(id quickfix.SessionID) {
 	s, err := t.session(id)
-	if err != nil || !s.loggedOn {
+	if err != nil {
+		return
+	}
+	t.settleAll(s)
+	if !s.loggedOn {
 		return
 	}
 	s.loggedOn = false
@@ -55,15 +59,21 @@ func (t *Tap) ToAdmin(msg *quickfix.Message, id quickfix.SessionID) {
 	if err != nil {
 		return
 	}
-	raw := []byte(msg.String())
-	h, clk := t.header(s, chain.ERR, "", "", "")
 	text, _ := msg.Body.GetString(58)
 	ref, _ := msg.Body.GetString(45)
-	t.append(s, &chain.Entry{Header: h, Raw: raw, Payload: chain.Payload{
+	why := fmt.Sprintf("the engine rejected inbound MsgSeqNum %s of %s: %.200q; its Reject: %.300q", ref, s.name, text, msg.String())
+	if raw := s.pending; raw != nil {
+		// The rejected message's own bytes are the evidence.
+		s.pending = nil
+		t.unprocessed(s, raw, fixmap.ErrCodeReject, why)
+		return
+	}
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Raw: []byte(msg.String()), Payload: chain.Payload{
 		Clock:                clk,
 		PolicyIdentification: &t.cfg.Policy,
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: fixmap.ErrCodeReject, Severity: "WARNING", AffectedComponent: fixmap.ComponentSession,
-			ErrorMessage: fmt.Sprintf("the engine rejected inbound MsgSeqNum %s of %s: %.200q", ref, s.name, text)},
+			ErrorMessage: why},
 	}})
 }
 
@@ -95,12 +105,13 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 		return // quickfix's second FromAdmin for the same Logon
 	}
 	raw := msg.Bytes()
+	seq, _ := msg.Header.GetInt(34)
+	s.consume(raw, seq)
 	m, err := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true})
 	if err != nil {
 		t.log.Error("cannot map message", "session", s.name, "err", err)
 		return
 	}
-	seq, _ := msg.Header.GetInt(34)
 	if m.Session != nil && m.Session.ResetSeqNumFlag && isLogon(msg) {
 		// 141=Y: the new epoch starts with this Logon; quickfix's
 		// store.Reset() that follows finds it done.

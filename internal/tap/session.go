@@ -45,6 +45,12 @@ type session struct {
 	// store.Reset() starts (Logon 141=Y).
 	resetDone bool
 
+	// pending: the raw bytes of the inbound message quickfix is processing,
+	// until FromApp/FromAdmin consumes them; deferred: messages it queued
+	// beyond a sequence gap (rawlog.go).
+	pending  []byte
+	deferred map[int][]byte
+
 	// roots maps ClOrdID → root ClOrdID of its replace chain, and OrderID →
 	// root, so every event of one order shares a TraceID (profile §1).
 	roots map[string]string

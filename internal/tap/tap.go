@@ -57,7 +57,8 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// Tap is the quickfix Application and MessageStoreFactory of every session.
+// Tap is the quickfix Application of every session; Stores and Logs are
+// its MessageStoreFactory and LogFactory.
 // Its lifetime is the caller's: create it, hand it to quickfix acceptors and
 // initiators, stop them, then Close the tap (which stops blocked callbacks).
 type Tap struct {
@@ -105,8 +106,13 @@ func (t *Tap) session(id quickfix.SessionID) (*session, error) {
 	return s, nil
 }
 
-// Create implements quickfix.MessageStoreFactory.
-func (t *Tap) Create(id quickfix.SessionID) (quickfix.MessageStore, error) {
+// Stores is the quickfix.MessageStoreFactory of the tap's sessions.
+func (t *Tap) Stores() quickfix.MessageStoreFactory { return storeFactory{t} }
+
+type storeFactory struct{ t *Tap }
+
+func (f storeFactory) Create(id quickfix.SessionID) (quickfix.MessageStore, error) {
+	t := f.t
 	s, err := t.session(id)
 	if err != nil {
 		return nil, err

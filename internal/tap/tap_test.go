@@ -69,7 +69,7 @@ func startTap(t *testing.T, dir string, port int) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, err := quickfix.NewAcceptor(tp, tp, settings(t, fmt.Sprintf(`
+	acc, err := quickfix.NewAcceptor(tp, tp.Stores(), settings(t, fmt.Sprintf(`
 [DEFAULT]
 SocketAcceptPort=%d
 SocketAcceptHost=127.0.0.1
@@ -88,7 +88,7 @@ CheckLatency=N
 UseDataDictionary=N
 [SESSION]
 BeginString=FIX.4.4
-`, port)), quickfix.NewNullLogFactory())
+`, port)), tp.Logs())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,133 @@
+package tap
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/quickfixgo/quickfix"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/fixmap"
+)
+
+// Nothing silently dropped.
+//
+// quickfix hands every framed inbound message to the session log's
+// OnIncoming before it parses it, on the session goroutine. The tap keeps
+// those bytes until the message's FromApp/FromAdmin consumes them. Bytes not
+// consumed by the time the next message arrives (or the session drops) were
+// refused by the engine: they become an ERR event with the raw bytes —
+// except a PossDup resend of a MsgSeqNum already logged (not logged twice)
+// and a message beyond a sequence gap, which quickfix queues and processes
+// later (consumed then).
+
+// Logs is the quickfix.LogFactory of the tap's sessions: it must be the one
+// the acceptors and initiators use, or unparseable messages go unrecorded.
+func (t *Tap) Logs() quickfix.LogFactory { return logFactory{t} }
+
+type logFactory struct{ t *Tap }
+
+// Create: the tap has no global quickfix log; its own logging goes through slog.
+func (f logFactory) Create() (quickfix.Log, error) { return nopLog{}, nil }
+
+func (f logFactory) CreateSessionLog(id quickfix.SessionID) (quickfix.Log, error) {
+	t := f.t
+	s, err := t.session(id)
+	if err != nil {
+		return nil, err
+	}
+	return &sessionLog{t: t, s: s}, nil
+}
+
+type nopLog struct{}
+
+func (nopLog) OnIncoming([]byte)       {}
+func (nopLog) OnOutgoing([]byte)       {}
+func (nopLog) OnEvent(string)          {}
+func (nopLog) OnEventf(string, ...any) {}
+
+type sessionLog struct {
+	t *Tap
+	s *session
+}
+
+func (l *sessionLog) OnIncoming(b []byte) {
+	l.t.settle(l.s)
+	l.s.pending = bytes.Clone(b)
+}
+
+func (l *sessionLog) OnOutgoing([]byte) {}
+func (l *sessionLog) OnEvent(string)    {}
+
+func (l *sessionLog) OnEventf(format string, args ...any) {
+	if strings.HasPrefix(format, "Msg Parse Error") && l.s.pending != nil {
+		l.t.unprocessed(l.s, l.s.pending, fixmap.ErrCodeParse, fmt.Sprintf("the engine could not parse the message: "+format, args...))
+		l.s.pending = nil
+	}
+}
+
+// consume marks raw as processed by FromApp/FromAdmin.
+func (s *session) consume(raw []byte, seq int) {
+	if s.pending != nil && bytes.Equal(s.pending, raw) {
+		s.pending = nil
+	}
+	delete(s.deferred, seq)
+}
+
+// settle classifies the previous message's bytes if nothing consumed them.
+func (t *Tap) settle(s *session) {
+	raw := s.pending
+	if raw == nil {
+		return
+	}
+	s.pending = nil
+	m, err := fixmap.ParseWith(raw, fixmap.ParseOptions{Lenient: true})
+	if err != nil {
+		t.unprocessed(s, raw, fixmap.ErrCodeParse, "the engine dropped a message it could not parse: "+err.Error())
+		return
+	}
+	seqStr, _ := m.Get(34)
+	var seq int
+	fmt.Sscan(seqStr, &seq)
+	possDup, _ := m.Get(43)
+	switch {
+	case seq > 0 && seq < s.in && possDup == "Y":
+		return // a resend of a MsgSeqNum already logged: not logged twice
+	case seq > s.in:
+		if s.deferred == nil {
+			s.deferred = map[int][]byte{}
+		}
+		s.deferred[seq] = raw // queued by the engine beyond a gap
+		return
+	}
+	t.unprocessed(s, raw, fixmap.ErrCodeReject, fmt.Sprintf("the engine did not accept MsgSeqNum %s (next expected %d)", seqStr, s.in))
+}
+
+// settleAll runs when the session drops: the last message, and messages the
+// engine queued beyond a gap and never processed (the counterparty must
+// resend them; the tap's counter did not move).
+func (t *Tap) settleAll(s *session) {
+	t.settle(s)
+	for seq, raw := range s.deferred {
+		t.unprocessed(s, raw, fixmap.ErrCodeRecover,
+			fmt.Sprintf("MsgSeqNum %d arrived beyond a gap and was discarded by the engine when the session dropped; it must be resent", seq))
+	}
+	clear(s.deferred)
+}
+
+// unprocessed records raw bytes the engine did not pass to the tap.
+func (t *Tap) unprocessed(s *session, raw []byte, code, msg string) {
+	m, err := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true})
+	if err != nil {
+		return
+	}
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	p := chain.Payload{Clock: clk, PolicyIdentification: &t.cfg.Policy, FIX: m.Payload.FIX}
+	if p.FIX != nil {
+		p.FIX.Epoch = int64(s.epoch)
+	}
+	p.ErrorDetails = &chain.ErrorDetails{ErrorCode: code, Severity: "WARNING", AffectedComponent: fixmap.ComponentSession,
+		ErrorMessage: strings.ToValidUTF8(msg, "\uFFFD")}
+	t.append(s, &chain.Entry{Header: h, Payload: p, Raw: raw})
+}
