@@ -107,7 +107,10 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	raw := msg.Bytes()
 	seq, _ := msg.Header.GetInt(34)
 	s.consume(raw, seq)
-	m, err := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true})
+	// Strict: quickfixgo does not verify BodyLength or CheckSum, so a
+	// garbled message it accepted is recorded as ERR_PARSE (with its bytes,
+	// and still consuming its MsgSeqNum, as the engine did).
+	m, err := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{})
 	if err != nil {
 		t.log.Error("cannot map message", "session", s.name, "err", err)
 		return
