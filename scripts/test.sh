@@ -25,6 +25,7 @@ fuzz_targets=(
 	"FuzzCanonicalEvent ./internal/chain"
 	"FuzzDecodeRecord ./internal/chain"
 	"FuzzMap ./internal/fixmap"
+	"FuzzParse ./internal/tapconfig"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 
