@@ -107,6 +107,21 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	raw := msg.Bytes()
 	seq, _ := msg.Header.GetInt(34)
 	s.consume(raw, seq)
+	if s.ahead[seq] {
+		if possDup, _ := msg.Header.GetBool(43); possDup {
+			// A resend of a MsgSeqNum already logged out of order: not
+			// logged twice, but the counter moves past it as the engine's does.
+			delete(s.ahead, seq)
+			if seq == s.in {
+				s.persistedIn = seq + 1
+				key, next := fieldKey(s.prefix, fieldIn), u64(uint64(seq+1))
+				if err := t.cfg.Log.Write(t.ctx, func(set func(k, v []byte)) { set(key, next) }, nil); err != nil {
+					t.log.Error("cannot queue the incoming MsgSeqNum", "session", s.name, "err", err)
+				}
+			}
+			return
+		}
+	}
 	// Strict: quickfixgo does not verify BodyLength or CheckSum, so a
 	// garbled message it accepted is recorded as ERR_PARSE (with its bytes,
 	// and still consuming its MsgSeqNum, as the engine did).
@@ -135,6 +150,12 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 		m.Payload.FIX.Epoch = int64(s.epoch)
 	}
 	e := &chain.Entry{Header: h, Payload: m.Payload, Raw: bytes.Clone(raw)}
+	if seq > s.in {
+		if s.ahead == nil {
+			s.ahead = map[int]bool{}
+		}
+		s.ahead[seq] = true
+	}
 	if seq == s.in {
 		next, inKey := seq+1, fieldKey(s.prefix, fieldIn)
 		idx := indexKey(s.prefix, s.epoch, seq)

@@ -10,7 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -110,24 +110,201 @@ func TestInteropQuickFIXCpp(t *testing.T) {
 		}
 		return false
 	})
-	// Stop the tap before reading what it sent: nothing may follow.
+	// The engine has logged out and closed its connection: end the capture
+	// and stop the tap before judging what it sent.
 	px.close()
 	h.stop(t)
 	stopped = true
 
-	for i, e := range es {
-		ev := ""
-		if e.Payload.FIX != nil {
-			ev = fmt.Sprintf("35=%s 34=%d 43=%v epoch=%d", e.Payload.FIX.MsgType, e.Payload.FIX.MsgSeqNum, e.Payload.FIX.PossDupFlag, e.Payload.FIX.Epoch)
-		}
-		if e.Payload.ErrorDetails != nil {
-			ev += " " + e.Payload.ErrorDetails.ErrorCode + " " + e.Payload.ErrorDetails.ErrorMessage
-		}
-		if i < 5 || (i > 395 && i < 410) || (i > 550 && i < 570) || i > len(es)-5 || e.Header.EventType == chain.ERR {
-			t.Logf("event %d %s %s", i, e.Header.EventType, ev)
+	checkInteropLog(t, es, total, lastSeq, sum["possDup"])
+
+	// Passivity: the tap sent only session-level messages, and the proxy
+	// saw everything the engine received from it.
+	sent := px.msgTypes(t)
+	t.Logf("the tap sent, by MsgType: %v", sent)
+	for mt := range sent {
+		if !sessionLevel[mt] {
+			t.Errorf("the tap sent MsgType %q (%d times): only A, 0, 1, 2, 4, 5 and 3 are allowed", mt, sent[mt])
 		}
 	}
-	t.Logf("tap sent: %v", px.msgTypes(t))
+	if got := fmt.Sprint(sent); got != fmt.Sprint(parseFromTap(t, string(out))) {
+		t.Errorf("the proxy captured %s, the engine received %v", got, parseFromTap(t, string(out)))
+	}
+	if sent["A"] != 2 || sent["2"] < 1 {
+		t.Errorf("the tap sent %v: want two Logons and a ResendRequest", sent)
+	}
+}
+
+// knownLogonGapFillIssue marks a tap bug this test found, so that it is
+// reported (t.Logf "KNOWN TAP ISSUE") without failing the test; the
+// exception covers only the reconnect Logon's MsgSeqNum N. Set it to false
+// once the tap is fixed, and the checks it softens fail again.
+//
+// The engine reconnects with a Logon whose MsgSeqNum N is too high. The tap
+// logs that Logon (quickfixgo calls FromAdmin before it notices the gap and
+// never processes the Logon again), asks for a resend, and the engine gap
+// fills N with a SequenceReset-GapFill (PossDupFlag=Y, NewSeqNo N+1), which
+// skips nothing. quickfixgo applies it with store.SetNextTargetMsgSeqNum(N+1)
+// (no Incr), and the store, whose in-memory counter is still N, records a
+// reset: "epoch 0 ends expecting MsgSeqNum N; epoch 1 expects N+1" — a new
+// epoch claiming N was never delivered, though the log holds its Logon.
+// (Before the tap skipped PossDup resends of such out-of-order MsgSeqNums,
+// the GapFill was also logged as a second event for N.)
+const knownLogonGapFillIssue = false
+
+// sessionLevel are the MsgTypes a passive tap may send.
+var sessionLevel = map[string]bool{"A": true, "0": true, "1": true, "2": true, "4": true, "5": true, "3": true}
+
+// checkInteropLog checks the log of the interop scenario: the execution
+// reports each once with the right event types, one event per inbound
+// MsgSeqNum, reset events that name only undelivered MsgSeqNums, one
+// ERR_CONN for the drop, and an intact chain.
+func checkInteropLog(t *testing.T, es []*chain.Event, total int, lastSeq int64, possDup int) {
+
+	// The chain: events() re-hashed every record; here the links.
+	zero := strings.Repeat("0", 64)
+	for i, e := range es {
+		want := zero
+		if i > 0 {
+			want = es[i-1].Security.EventHash
+		}
+		if e.Security.PrevHash != want {
+			t.Fatalf("event %d: PrevHash %s, want %s", i, e.Security.PrevHash, want)
+		}
+	}
+
+	// The execution reports: each ExecID once, classified by its ExecType.
+	want := map[chain.EventType]int{}
+	for i := range total {
+		want[[]chain.EventType{chain.ACK, chain.PRT, chain.EXE, chain.CXL, chain.MOD, chain.REJ, chain.CXL}[i%7]]++
+	}
+	got := map[chain.EventType]int{}
+	execIDs := map[string]int{}
+	dups, conns := 0, 0
+	for _, e := range es {
+		f := e.Payload.FIX
+		if f == nil {
+			if d := e.Payload.ErrorDetails; d != nil && d.ErrorCode == "ERR_CONN" {
+				conns++
+			}
+			continue
+		}
+		if f.MsgType != "8" {
+			continue
+		}
+		got[e.Header.EventType]++
+		if e.Payload.Trade != nil {
+			execIDs[e.Payload.Trade.ExecID]++
+		}
+		if f.PossDupFlag {
+			dups++
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("execution report events by type %v, want %v", got, want)
+	}
+	for i := range total {
+		if id := fmt.Sprintf("X-%d", i); execIDs[id] != 1 {
+			t.Errorf("ExecID %s: %d events, want 1", id, execIDs[id])
+		}
+	}
+	if len(execIDs) != total {
+		t.Errorf("%d distinct ExecIDs, want %d", len(execIDs), total)
+	}
+	if dups != possDup {
+		t.Errorf("%d execution reports logged with PossDupFlag=Y; the engine resent %d", dups, possDup)
+	}
+	if conns != 1 {
+		t.Errorf("%d ERR_CONN events for the transport drop, want 1", conns)
+	}
+
+	// One event per inbound MsgSeqNum. The engine never reset its
+	// sequence, so over all epochs together every MsgSeqNum 1…lastSeq is
+	// one event, and each epoch is a contiguous range.
+	type at struct {
+		epoch   int64
+		msgType string
+	}
+	seen := map[int64][]at{}
+	var logons []int64
+	for _, e := range es {
+		if f := e.Payload.FIX; f != nil && f.MsgType != "" {
+			seen[f.MsgSeqNum] = append(seen[f.MsgSeqNum], at{f.Epoch, f.MsgType})
+			if f.MsgType == "A" {
+				logons = append(logons, f.MsgSeqNum)
+			}
+		}
+	}
+	if len(logons) != 2 {
+		t.Fatalf("Logon events at MsgSeqNums %v, want two", logons)
+	}
+	// problem fails the test, except the known issue of the reconnect
+	// Logon's MsgSeqNum while knownLogonGapFillIssue is set.
+	known := 0
+	problem := func(seq int64, format string, args ...any) {
+		t.Helper()
+		if knownLogonGapFillIssue && seq == logons[1] {
+			known++
+			t.Logf("KNOWN TAP ISSUE (knownLogonGapFillIssue) at the reconnect Logon's MsgSeqNum %d: "+format, append([]any{seq}, args...)...)
+			return
+		}
+		t.Errorf(format, args...)
+	}
+	for seq := int64(1); seq <= lastSeq; seq++ {
+		if len(seen[seq]) != 1 {
+			problem(seq, "inbound MsgSeqNum %d: %d events %v, want exactly one", seq, len(seen[seq]), seen[seq])
+		}
+	}
+	if int64(len(seen)) != lastSeq {
+		t.Errorf("events for %d distinct MsgSeqNums, the engine sent 1…%d", len(seen), lastSeq)
+	}
+	for epoch, seqs := range inbound(es) {
+		lo, hi := slices.Min(seqs), slices.Max(seqs)
+		if distinct := len(slices.Compact(slices.Sorted(slices.Values(seqs)))); int64(distinct) != hi-lo+1 {
+			t.Errorf("epoch %d: %d distinct inbound MsgSeqNums in %d…%d", epoch, distinct, lo, hi)
+		}
+	}
+
+	// A reset event names the MsgSeqNums its old epoch never delivered:
+	// none of them may have an event in that epoch.
+	for i, e := range es {
+		ts := e.Payload.TapSession
+		if ts == nil {
+			continue
+		}
+		t.Logf("event %d: %s", i, e.Payload.ErrorDetails.ErrorMessage)
+		for seq := ts.PrevNextExpected; seq < ts.NextExpected; seq++ {
+			for _, a := range seen[seq] {
+				if a.epoch == ts.PrevEpoch {
+					problem(seq, "event %d (%s) says epoch %d never delivered MsgSeqNum %d, but the log holds its MsgType %s in epoch %d",
+						i, ts.Reason, ts.PrevEpoch, seq, a.msgType, a.epoch)
+				}
+			}
+		}
+	}
+	if knownLogonGapFillIssue && known == 0 {
+		t.Logf("the known issue did not appear: set knownLogonGapFillIssue to false")
+	}
+}
+
+// parseFromTap reads "fromTap=35:n,…" of the initiator's SUMMARY line: the
+// MsgTypes it received from the tap.
+func parseFromTap(t *testing.T, out string) map[string]int {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^SUMMARY .*fromTap=(\S*)$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatal("initiator printed no fromTap")
+	}
+	types := map[string]int{}
+	for _, kv := range strings.Split(strings.TrimSuffix(m[1], ","), ",") {
+		k, v, _ := strings.Cut(kv, ":")
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("fromTap %q: %v", m[1], err)
+		}
+		types[k] = n
+	}
+	return types
 }
 
 // parseSummary reads the initiator's last line, "SUMMARY k=v …".
@@ -153,11 +330,12 @@ type proxy struct {
 	port int
 	ln   net.Listener
 
-	mu    sync.Mutex
-	conns []net.Conn
-	down  []*bytes.Buffer // tap → engine, one per connection
-	wg    sync.WaitGroup
-	once  sync.Once
+	mu     sync.Mutex
+	closed bool
+	conns  []net.Conn
+	down   []*bytes.Buffer // tap → engine, one per connection
+	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 func startProxy(t *testing.T, target int) *proxy {
@@ -182,6 +360,12 @@ func startProxy(t *testing.T, target int) *proxy {
 			}
 			buf := &bytes.Buffer{}
 			p.mu.Lock()
+			if p.closed {
+				p.mu.Unlock()
+				c.Close()
+				u.Close()
+				return
+			}
 			p.conns = append(p.conns, c, u)
 			p.down = append(p.down, buf)
 			p.mu.Unlock()
@@ -216,6 +400,7 @@ func (p *proxy) close() {
 	p.once.Do(func() {
 		p.ln.Close()
 		p.mu.Lock()
+		p.closed = true
 		for _, c := range p.conns {
 			c.Close()
 		}
@@ -277,5 +462,3 @@ func frameFIX(b []byte) (msgType string, n int, err error) {
 	}
 	return string(b[body+3 : body+k]), end + 7, nil
 }
-
-var _ = sort.Ints

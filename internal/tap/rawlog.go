@@ -3,6 +3,7 @@ package tap
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/quickfixgo/quickfix"
@@ -105,15 +106,32 @@ func (t *Tap) settle(s *session) {
 }
 
 // settleAll runs when the session drops: the last message, and messages the
-// engine queued beyond a gap and never processed (the counterparty must
-// resend them; the tap's counter did not move).
+// engine queued beyond a gap and never processed. The tap's counter did not
+// move past them, so the counterparty must resend them and they are logged
+// then; one event records the range discarded.
 func (t *Tap) settleAll(s *session) {
 	t.settle(s)
-	for seq, raw := range s.deferred {
-		t.unprocessed(s, raw, fixmap.ErrCodeRecover,
-			fmt.Sprintf("MsgSeqNum %d arrived beyond a gap and was discarded by the engine when the session dropped; it must be resent", seq))
+	if len(s.deferred) == 0 {
+		return
 	}
+	lo, hi := 0, 0
+	for seq := range s.deferred {
+		if lo == 0 || seq < lo {
+			lo = seq
+		}
+		hi = max(hi, seq)
+	}
+	n := len(s.deferred)
 	clear(s.deferred)
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{
+		Clock:                clk,
+		PolicyIdentification: &t.cfg.Policy,
+		ErrorDetails: &chain.ErrorDetails{ErrorCode: fixmap.ErrCodeRecover, Severity: "INFO", AffectedComponent: fixmap.ComponentSession,
+			ErrorMessage: fmt.Sprintf("session %s dropped with %d messages (MsgSeqNums %d..%d) queued beyond a gap and not processed; next expected stays %d, so they must be resent",
+				s.name, n, lo, hi, s.in),
+			SeqRangeBegin: strconv.Itoa(lo), SeqRangeEnd: strconv.Itoa(hi)},
+	}})
 }
 
 // unprocessed records raw bytes the engine did not pass to the tap.

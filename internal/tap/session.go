@@ -50,6 +50,9 @@ type session struct {
 	// beyond a sequence gap (rawlog.go).
 	pending  []byte
 	deferred map[int][]byte
+	// ahead: MsgSeqNums of this epoch logged while beyond the expected one
+	// (a Logon that opened a gap): their PossDup resends are not logged again.
+	ahead map[int]bool
 
 	// roots maps ClOrdID → root ClOrdID of its replace chain, and OrderID →
 	// root, so every event of one order shares a TraceID (profile §1).

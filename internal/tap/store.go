@@ -45,13 +45,36 @@ func (st *store) IncrNextTargetMsgSeqNum() error {
 	return nil
 }
 
-// SetNextTargetMsgSeqNum is quickfix applying a SequenceReset (reset or gap
-// fill): a new epoch, recorded as an event naming what was never delivered.
+// SetNextTargetMsgSeqNum is quickfix applying a SequenceReset (gap fill or
+// reset). The MsgSeqNums it skips that no event of this epoch accounts for
+// were never delivered: that starts a new epoch, recorded as an event naming
+// them. A gap fill over MsgSeqNums already logged (a Logon that arrived
+// beyond a gap, say) skips nothing and only moves the counter.
 func (st *store) SetNextTargetMsgSeqNum(next int) error {
-	if next == st.s.in {
+	s := st.s
+	if next == s.in {
 		return nil
 	}
-	st.t.reset(st.s, "SequenceReset", next)
+	from := max(s.persistedIn, s.in)
+	if next > from {
+		logged := 0
+		for k := range s.ahead {
+			if k >= from && k < next {
+				logged++
+			}
+		}
+		if logged == next-from {
+			s.in = next
+			if s.persistedIn != next {
+				st.queueIn()
+			}
+			return nil
+		}
+	} else if next == from {
+		s.in = next
+		return nil
+	}
+	st.t.reset(s, "SequenceReset", next)
 	return nil
 }
 

@@ -195,6 +195,7 @@ func (t *Tap) reset(s *session, reason string, next int) {
 	}
 	prevEpoch, prevNext := s.epoch, s.in
 	s.epoch++
+	clear(s.ahead)
 	s.in, s.persistedIn = next, next
 	h, clk := t.header(s, chain.ERR, "", "", "")
 	e := &chain.Entry{Header: h, Payload: chain.Payload{
