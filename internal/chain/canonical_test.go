@@ -61,6 +61,21 @@ func randomFill(rng *rand.Rand, v reflect.Value, pool []string) {
 		for i := 0; i < n; i++ {
 			randomFill(rng, v.Index(i), pool)
 		}
+	case reflect.Interface:
+		// An open block (ClockEvidence): fill it with a small typed struct
+		// of strings and ints, as internal/clock does.
+		if rng.IntN(3) == 0 {
+			v.Set(reflect.Zero(v.Type()))
+			return
+		}
+		type evidence struct {
+			Status  string `json:"Status"`
+			Samples int    `json:"Samples"`
+			Source  string `json:"Source,omitempty"`
+		}
+		e := reflect.New(reflect.TypeFor[evidence]())
+		randomFill(rng, e.Elem(), pool)
+		v.Set(e)
 	default:
 		panic("randomFill: unhandled kind " + v.Kind().String())
 	}
@@ -159,7 +174,7 @@ func FuzzCanonicalEvent(f *testing.F) {
 
 func allValidUTF8(v reflect.Value) bool {
 	switch v.Kind() {
-	case reflect.Pointer:
+	case reflect.Pointer, reflect.Interface:
 		return v.IsNil() || allValidUTF8(v.Elem())
 	case reflect.Struct:
 		for i := 0; i < v.NumField(); i++ {

@@ -88,7 +88,11 @@ type Header struct {
 // Payload holds the event's module blocks; absent blocks are omitted.
 // PolicyIdentification lives here, not in Header, so EventHash covers it.
 type Payload struct {
-	Clock                *Clock                `json:"Clock,omitempty"`
+	Clock *Clock `json:"Clock,omitempty"`
+	// ClockEvidence is the full measurement behind a clock status (an SNC
+	// event's snapshot), as internal/clock spells it: a struct of strings
+	// and small integers that canonicalizes like any other block.
+	ClockEvidence        any                   `json:"ClockEvidence,omitempty"`
 	ErrorDetails         *ErrorDetails         `json:"ErrorDetails,omitempty"`
 	FIX                  *FIX                  `json:"FIX,omitempty"`
 	PolicyIdentification *PolicyIdentification `json:"PolicyIdentification,omitempty"`

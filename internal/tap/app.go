@@ -43,7 +43,7 @@ func (t *Tap) OnLogout(id quickfix.SessionID) {
 	h, clk := t.header(s, chain.ERR, "", "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{
 		Clock:                clk,
-		PolicyIdentification: &t.cfg.Policy,
+		PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: fixmap.ErrCodeConn, Severity: "WARNING", AffectedComponent: fixmap.ComponentSession,
 			ErrorMessage: fmt.Sprintf("session %s: transport lost without a Logout; next expected MsgSeqNum %d (epoch %d)", s.name, s.in, s.epoch)},
 	}})
@@ -71,7 +71,7 @@ func (t *Tap) ToAdmin(msg *quickfix.Message, id quickfix.SessionID) {
 	h, clk := t.header(s, chain.ERR, "", "", "")
 	t.append(s, &chain.Entry{Header: h, Raw: []byte(msg.String()), Payload: chain.Payload{
 		Clock:                clk,
-		PolicyIdentification: &t.cfg.Policy,
+		PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: fixmap.ErrCodeReject, Severity: "WARNING", AffectedComponent: fixmap.ComponentSession,
 			ErrorMessage: why},
 	}})
@@ -145,7 +145,7 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	symbol := m.Symbol
 	h, clk := t.header(s, m.Type, s.traceID(m.Keys), symbol, m.AccountID)
 	m.Payload.Clock = clk
-	m.Payload.PolicyIdentification = &t.cfg.Policy
+	m.Payload.PolicyIdentification = &s.policy
 	if m.Payload.FIX != nil {
 		m.Payload.FIX.Epoch = int64(s.epoch)
 	}

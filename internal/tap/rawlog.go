@@ -126,7 +126,7 @@ func (t *Tap) settleAll(s *session) {
 	h, clk := t.header(s, chain.ERR, "", "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{
 		Clock:                clk,
-		PolicyIdentification: &t.cfg.Policy,
+		PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: fixmap.ErrCodeRecover, Severity: "INFO", AffectedComponent: fixmap.ComponentSession,
 			ErrorMessage: fmt.Sprintf("session %s dropped with %d messages (MsgSeqNums %d..%d) queued beyond a gap and not processed; next expected stays %d, so they must be resent",
 				s.name, n, lo, hi, s.in),
@@ -141,7 +141,7 @@ func (t *Tap) unprocessed(s *session, raw []byte, code, msg string) {
 		return
 	}
 	h, clk := t.header(s, chain.ERR, "", "", "")
-	p := chain.Payload{Clock: clk, PolicyIdentification: &t.cfg.Policy, FIX: m.Payload.FIX}
+	p := chain.Payload{Clock: clk, PolicyIdentification: &s.policy, FIX: m.Payload.FIX}
 	if p.FIX != nil {
 		p.FIX.Epoch = int64(s.epoch)
 	}

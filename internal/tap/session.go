@@ -24,6 +24,8 @@ type session struct {
 	name   string // id.String(): the SessionID of events
 	prefix []byte // Pebble key prefix (keys.go)
 	ids    *chain.IDGen
+	venue  string
+	policy chain.PolicyIdentification
 
 	in, out int // next expected incoming / next outgoing MsgSeqNum
 	epoch   uint64

@@ -18,10 +18,9 @@ import (
 // Clock is what the tap needs from internal/clock: the capture time and the
 // latest measured status, without a syscall or a lock per event.
 type Clock interface {
-	// Now returns the capture time in nanoseconds since the Unix epoch.
-	Now() int64
-	// Stamp returns the latest status and the event's Clock block.
-	Stamp() (chain.ClockSyncStatus, *chain.Clock)
+	// Stamp returns the capture time (ns since the Unix epoch), the latest
+	// measured status and the event's Clock block, as of one instant.
+	Stamp() (int64, chain.ClockSyncStatus, *chain.Clock)
 }
 
 // Config wires the tap.
@@ -29,11 +28,18 @@ type Config struct {
 	Log    *chain.Log
 	Clock  Clock
 	Mapper fixmap.Config
-	// VenueID goes into every event header (per session overrides: later).
+	// VenueID goes into every event header and Policy into every event's
+	// payload, unless Sessions overrides them for a session.
+	VenueID  string
+	Policy   chain.PolicyIdentification
+	Sessions map[quickfix.SessionID]SessionConfig
+	Logger   *slog.Logger
+}
+
+// SessionConfig overrides the tap-wide settings for one session.
+type SessionConfig struct {
 	VenueID string
-	// Policy is copied into every event's payload.
-	Policy chain.PolicyIdentification
-	Logger *slog.Logger
+	Policy  chain.PolicyIdentification
 }
 
 // Validate checks the configuration.
@@ -69,6 +75,7 @@ type Tap struct {
 
 	mu       sync.Mutex
 	sessions map[quickfix.SessionID]*session
+	selfEv   selfEvents
 }
 
 // New makes a tap.
@@ -97,7 +104,11 @@ func (t *Tap) session(id quickfix.SessionID) (*session, error) {
 	if s, ok := t.sessions[id]; ok {
 		return s, nil
 	}
-	s := &session{id: id, name: id.String(), ids: chain.NewIDGen(), roots: map[string]string{}}
+	s := &session{id: id, name: id.String(), ids: chain.NewIDGen(), roots: map[string]string{},
+		venue: t.cfg.VenueID, policy: t.cfg.Policy}
+	if sc, ok := t.cfg.Sessions[id]; ok {
+		s.venue, s.policy = sc.VenueID, sc.Policy
+	}
 	s.prefix = sessionPrefix(s.name)
 	if err := s.load(t.cfg.Log.DB()); err != nil {
 		return nil, err
@@ -122,8 +133,7 @@ func (f storeFactory) Create(id quickfix.SessionID) (quickfix.MessageStore, erro
 
 // header builds an event header stamped with the clock.
 func (t *Tap) header(s *session, typ chain.EventType, trace, symbol, account string) (chain.Header, *chain.Clock) {
-	now := t.cfg.Clock.Now()
-	status, clk := t.cfg.Clock.Stamp()
+	now, status, clk := t.cfg.Clock.Stamp()
 	code, _ := typ.Code()
 	return chain.Header{
 		EventID:            s.ids.New(now).String(),
@@ -135,7 +145,7 @@ func (t *Tap) header(s *session, typ chain.EventType, trace, symbol, account str
 		TimestampPrecision: chain.PrecisionNanosecond,
 		ClockSyncStatus:    status,
 		HashAlgo:           chain.HashAlgoSHA256,
-		VenueID:            t.cfg.VenueID,
+		VenueID:            s.venue,
 		Symbol:             symbol,
 		AccountID:          account,
 	}, clk
@@ -173,7 +183,7 @@ func (t *Tap) append(s *session, e *chain.Entry) bool {
 // internalError is the ERR_SYSTEM event for an event the chain refused.
 func (t *Tap) internalError(s *session, raw []byte, cause error) *chain.Entry {
 	h, clk := t.header(s, chain.ERR, "", "", "")
-	p := chain.Payload{Clock: clk, PolicyIdentification: &t.cfg.Policy}
+	p := chain.Payload{Clock: clk, PolicyIdentification: &s.policy}
 	if m, _ := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true}); m != nil && m.Payload.FIX != nil && m.Type == chain.ERR {
 		p.FIX = m.Payload.FIX
 		p.FIX.Epoch = int64(s.epoch)
@@ -184,7 +194,10 @@ func (t *Tap) internalError(s *session, raw []byte, cause error) *chain.Entry {
 }
 
 // nowTime is the clock's capture time as a time.Time.
-func (t *Tap) nowTime() time.Time { return time.Unix(0, t.cfg.Clock.Now()).UTC() }
+func (t *Tap) nowTime() time.Time {
+	now, _, _ := t.cfg.Clock.Stamp()
+	return time.Unix(0, now).UTC()
+}
 
 // reset records a new epoch of s: MsgSeqNums from the old next-expected on
 // were never delivered in the old epoch. The event carries the new counter
@@ -200,7 +213,7 @@ func (t *Tap) reset(s *session, reason string, next int) {
 	h, clk := t.header(s, chain.ERR, "", "", "")
 	e := &chain.Entry{Header: h, Payload: chain.Payload{
 		Clock:                clk,
-		PolicyIdentification: &t.cfg.Policy,
+		PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{
 			ErrorCode: "ERR_RECOVER", Severity: "WARNING", AffectedComponent: "fix-session",
 			ErrorMessage: fmt.Sprintf("%s: epoch %d ends expecting MsgSeqNum %d; epoch %d expects %d",

@@ -21,9 +21,8 @@ import (
 // UNRELIABLE (nothing measured it).
 type testClock struct{}
 
-func (testClock) Now() int64 { return time.Now().UnixNano() }
-func (testClock) Stamp() (chain.ClockSyncStatus, *chain.Clock) {
-	return chain.Unreliable, &chain.Clock{Source: "SYSTEM", MaxErrorNs: "unbounded"}
+func (testClock) Stamp() (int64, chain.ClockSyncStatus, *chain.Clock) {
+	return time.Now().UnixNano(), chain.Unreliable, &chain.Clock{Source: "SYSTEM", MaxErrorNs: ""}
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -310,5 +309,26 @@ func TestSessionEndToEnd(t *testing.T) {
 		if seen[s] != 1 {
 			t.Fatalf("MsgSeqNum %d logged %d times (want exactly once); seqs %v", s, seen[s], seqs[len(seqs)-10:])
 		}
+	}
+}
+
+// TestClockEvents: a clock snapshot becomes an SNC event with its evidence,
+// a degradation also an ERR_SYNC.
+func TestClockEvents(t *testing.T) {
+	h := startTap(t, t.TempDir(), freePort(t))
+	defer h.stop(t)
+	type evidence struct {
+		Status     string `json:"Status"`
+		MaxErrorNs string `json:"MaxErrorNs"`
+	}
+	h.tap.ClockEvent(chain.NTPSynced, "", false, evidence{"NTP_SYNCED", "250000"}, "first snapshot")
+	h.tap.ClockEvent(chain.Unreliable, chain.NTPSynced, true, evidence{"UNRELIABLE", ""}, "no selected source")
+	es := waitEvents(t, h.log, func(es []*chain.Event) bool { return len(es) == 3 })
+	if es[0].Header.EventType != chain.SNC || es[1].Header.EventType != chain.SNC || es[2].Header.EventType != chain.ERR ||
+		es[2].Payload.ErrorDetails.ErrorCode != "ERR_SYNC" {
+		t.Fatalf("events %s %s %s", es[0].Header.EventType, es[1].Header.EventType, es[2].Header.EventType)
+	}
+	if ev, ok := es[1].Payload.ClockEvidence.(map[string]any); !ok || ev["Status"] != "UNRELIABLE" {
+		t.Fatalf("SNC evidence %#v", es[1].Payload.ClockEvidence)
 	}
 }

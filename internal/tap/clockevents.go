@@ -1,0 +1,41 @@
+package tap
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/fixtap/fixtap/internal/chain"
+)
+
+// Events the tap originates about itself rather than a FIX session (the
+// clock's snapshots) are stamped through a session-less identity.
+type selfEvents struct {
+	mu sync.Mutex
+	s  *session
+}
+
+func (t *Tap) self() *session {
+	t.selfEv.mu.Lock() // held by the caller until the event is queued
+	if t.selfEv.s == nil {
+		t.selfEv.s = &session{name: "fixtap", ids: chain.NewIDGen(), venue: t.cfg.VenueID, policy: t.cfg.Policy}
+	}
+	return t.selfEv.s
+}
+
+// ClockEvent records a clock snapshot as an SNC event carrying the full
+// evidence (on every status change and at least once a minute, profile §5),
+// and a degradation also as an ERR event (ERR_SYNC). It may be called from
+// any goroutine.
+func (t *Tap) ClockEvent(status, prev chain.ClockSyncStatus, degraded bool, evidence any, reason string) {
+	s := t.self()
+	defer t.selfEv.mu.Unlock()
+	h, clk := t.header(s, chain.SNC, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, ClockEvidence: evidence, PolicyIdentification: &s.policy}})
+	if !degraded {
+		return
+	}
+	h, clk = t.header(s, chain.ERR, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, PolicyIdentification: &s.policy,
+		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYNC", Severity: "WARNING", AffectedComponent: "clock",
+			ErrorMessage: fmt.Sprintf("clock status degraded from %s to %s: %s", prev, status, reason)}}})
+}
