@@ -26,6 +26,11 @@ fuzz_targets=(
 	"FuzzDecodeRecord ./internal/chain"
 	"FuzzMap ./internal/fixmap"
 	"FuzzParse ./internal/tapconfig"
+	"FuzzChronyReply ./internal/clock"
+	"FuzzPTPReply ./internal/clock"
+	"FuzzParseCheckpointText ./internal/seal"
+	"FuzzDecodeCheckpointRecord ./internal/seal"
+	"FuzzDecodeAnchorRecord ./internal/seal"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/quickfixgo/quickfix"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/fixmap"
+	"github.com/fixtap/fixtap/internal/tap"
+	"github.com/fixtap/fixtap/internal/tapconfig"
+)
+
+// exitStorage is the exit status when storage fails under the log: the
+// process stops rather than acknowledge anything it could not make durable.
+const exitStorage = 70
+
+// runRun is `fixtap run -config FILE [-check]`.
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "QuickFIX-format session file (see config/fixtap.cfg)")
+	check := fs.Bool("check", false, "validate the session file and its referenced files, then exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return &usageError{"run: -config FILE is required"}
+	}
+	f, err := tapconfig.Load(*path)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	var acc, ini int
+	for _, s := range f.Sessions {
+		if strings.EqualFold(s.ConnectionType, "acceptor") {
+			acc++
+		} else {
+			ini++
+		}
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok: %d sessions (%d acceptor, %d initiator)\n", *path, len(f.Sessions), acc, ini)
+		return nil
+	}
+	if f.Tap.DynamicSessions {
+		return errors.New("run: DynamicSessions=Y is not supported yet: list every session")
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	return serve(ctx, f, logger, stdout)
+}
+
+// configError prints every refusal, one a line, and returns a short error.
+func configError(w io.Writer, err error) error {
+	errs := tapconfig.Errors(err)
+	if len(errs) == 0 {
+		return err
+	}
+	for _, e := range errs {
+		fmt.Fprintln(w, e)
+	}
+	return fmt.Errorf("%d problems in the session file", len(errs))
+}
+
+// serve runs the tap until ctx ends. Shutdown order: stop the quickfix
+// acceptors and initiators (sessions log out), close the tap (releasing any
+// callback blocked on storage), close the log (drain, final fsync).
+func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer) error {
+	priv, err := chain.LoadPrivateKeyFile(f.Tap.SigningKeyFile)
+	if err != nil {
+		return err
+	}
+	mc := fixmap.DefaultConfig()
+	mc.PseudonymizeAccounts = f.Tap.PseudonymizeAccounts
+	if mc.PseudonymizeAccounts {
+		if mc.AccountSecret, err = os.ReadFile(f.Tap.AccountSecretFile); err != nil {
+			return fmt.Errorf("run: account secret: %w", err)
+		}
+	}
+	lc := chain.DefaultConfig(f.Tap.DataDir)
+	lc.Durability = f.Tap.Durability
+	lc.SyncInterval = f.Tap.DurabilityInterval
+	lc.Signer = chain.NewSigner(priv)
+	lc.Logger = logger
+	lc.Fatal = func(err error) {
+		logger.Error("storage failed; stopping so that nothing unrecorded is acknowledged", "err", err)
+		os.Exit(exitStorage)
+	}
+	log, err := chain.Open(ctx, lc)
+	if err != nil {
+		return err
+	}
+	clk, clockEv, err := openClock(ctx, f, logger)
+	if err != nil {
+		log.Close()
+		return err
+	}
+	closeClock := func() { clk.Close() }
+	policy := func(id, issuer, uri string) chain.PolicyIdentification {
+		return chain.PolicyIdentification{Version: chain.VCPVersion, PolicyID: id, ConformanceTier: f.Tap.Tier,
+			RegistrationPolicy: chain.RegistrationPolicy{Issuer: issuer, PolicyURI: uri},
+			VerificationDepth:  chain.VerificationDepth{HashChainValidation: true, MerkleProofRequired: true, ExternalAnchorRequired: true}}
+	}
+	tc := tap.Config{Log: log, Clock: clockAdapter{clk}, Mapper: mc, VenueID: f.Tap.VenueID, Logger: logger,
+		Policy:   policy(f.Tap.PolicyID, f.Tap.PolicyIssuer, f.Tap.PolicyURI),
+		Sessions: map[quickfix.SessionID]tap.SessionConfig{}}
+	for _, s := range f.Sessions {
+		tc.Sessions[s.ID] = tap.SessionConfig{VenueID: s.VenueID, Policy: policy(s.PolicyID, s.PolicyIssuer, s.PolicyURI)}
+		if len(s.Deviations) > 0 {
+			logger.Warn("session deviates from the tap's safe defaults", "session", s.ID.String(), "settings", s.Deviations)
+		}
+	}
+	tp, err := tap.New(tc)
+	if err != nil {
+		closeClock()
+		log.Close()
+		return err
+	}
+	clockEv.attach(tp)
+	var stops []func()
+	for _, kind := range []string{"acceptor", "initiator"} {
+		qs, err := f.QuickfixSettings(kind)
+		if errors.Is(err, tapconfig.ErrNoSessions) {
+			continue
+		}
+		if err == nil {
+			var stop func()
+			stop, err = startQuickfix(kind, tp, qs)
+			stops = append(stops, stop)
+		}
+		if err != nil {
+			for _, stop := range stops {
+				stop()
+			}
+			tp.Close()
+			closeClock()
+			log.Close()
+			return fmt.Errorf("run: %s: %w", kind, err)
+		}
+	}
+	logger.Info("fixtap running", "config", f, "log_size", log.Durable())
+	fmt.Fprintf(stdout, "fixtap: %d sessions up; log at %s holds %d events\n", len(f.Sessions), f.Tap.DataDir, log.Durable())
+	<-ctx.Done()
+	logger.Info("stopping: logging out sessions")
+	for _, stop := range stops {
+		stop()
+	}
+	tp.Close()
+	closeClock()
+	err = log.Close()
+	logger.Info("stopped", "err", err)
+	return err
+}
+
+func startQuickfix(kind string, tp *tap.Tap, qs *quickfix.Settings) (func(), error) {
+	if kind == "acceptor" {
+		a, err := quickfix.NewAcceptor(tp, tp.Stores(), qs, tp.Logs())
+		if err != nil {
+			return nil, err
+		}
+		if err := a.Start(); err != nil {
+			return nil, err
+		}
+		return a.Stop, nil
+	}
+	i, err := quickfix.NewInitiator(tp, tp.Stores(), qs, tp.Logs())
+	if err != nil {
+		return nil, err
+	}
+	if err := i.Start(); err != nil {
+		return nil, err
+	}
+	return i.Stop, nil
+}
