@@ -105,9 +105,11 @@ type Payload struct {
 }
 
 // TapSession records a change the tap makes to a session's sequence
-// bookkeeping that no inbound message carries (a ResetOn* or schedule reset,
-// a reset by SequenceReset or Logon 141=Y as applied): which MsgSeqNums of
-// the old epoch were never delivered.
+// bookkeeping that no inbound message carries: a reset (ResetOn*, schedule,
+// Logon 141=Y; a new epoch, numbers restart) or a gap fill as applied
+// (SequenceReset; same epoch, numbers move forward). The MsgSeqNums in
+// [PrevNextExpected, NextExpected) of PrevEpoch that no event carries (one
+// marked AheadOfSequence may) were never delivered.
 type TapSession struct {
 	SessionID string `json:"SessionID"`
 	Reason    string `json:"Reason"`
@@ -135,6 +137,10 @@ type FIX struct {
 	// 0 and bumps on every sequence reset, so MsgSeqNums are contiguous per
 	// (SessionID, Epoch) except where a recorded gap fill accounts for a gap.
 	Epoch int64 `json:"Epoch,omitempty"`
+	// AheadOfSequence: the MsgSeqNum was beyond the next expected one when
+	// the message arrived (a Logon opening a gap, typically): it is logged
+	// when received, before the resends that fill the gap.
+	AheadOfSequence bool `json:"AheadOfSequence,omitempty"`
 }
 
 // Trade is the VCP-TRADE block: order and execution fields copied verbatim

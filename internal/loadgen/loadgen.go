@@ -40,6 +40,11 @@ type Config struct {
 	DisconnectAfter int
 	Offline         int
 	ReconnectDelay  time.Duration
+	// Reconnect: when the connection is lost (the tap restarted or died),
+	// reconnect for up to ReconnectTimeout and carry on; the tap asks for
+	// what it did not record and gets it resent.
+	Reconnect        bool
+	ReconnectTimeout time.Duration
 	// ResetSeqNum sends 141=Y on the first Logon and starts at MsgSeqNum 1.
 	ResetSeqNum bool
 	// StartSeq is the first MsgSeqNum when not resetting (a resumed run).
@@ -108,7 +113,11 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 	reset := cfg.ResetSeqNum
 	for sent < cfg.Count || sent == 0 && cfg.Count == 0 {
 		conn, rd, err := s.connect(ctx, reset)
-		for try := 1; err != nil && try < 10 && ctx.Err() == nil; try++ {
+		tries := 10
+		if cfg.Reconnect {
+			tries = int(max(cfg.ReconnectTimeout, time.Second) / (200 * time.Millisecond))
+		}
+		for try := 1; err != nil && try < tries && ctx.Err() == nil; try++ {
 			// The acceptor may not have noticed the dropped connection
 			// yet and refuse the new one: retry, as an engine would.
 			time.Sleep(max(cfg.ReconnectDelay, 200*time.Millisecond))
@@ -126,6 +135,17 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 		go func() { readErr <- s.readLoop(rd) }()
 		n, err := s.stream(ctx, sent, stop, readErr)
 		sent += n
+		if err != nil && cfg.Reconnect && ctx.Err() == nil {
+			conn.Close()
+			select {
+			case <-readErr:
+			case <-time.After(time.Second):
+			}
+			if err := s.reconnectWait(ctx); err != nil {
+				return s.st, err
+			}
+			continue
+		}
 		if err != nil {
 			conn.Close()
 			return s.st, err
@@ -197,6 +217,16 @@ func (s *sender) connect(ctx context.Context, reset bool) (net.Conn, *bufio.Read
 	return conn, rd, nil
 }
 
+// reconnectWait pauses before the next connection attempt.
+func (s *sender) reconnectWait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(max(s.cfg.ReconnectDelay, 50*time.Millisecond)):
+		return nil
+	}
+}
+
 // stream sends application messages [from, to) at the configured rate.
 func (s *sender) stream(ctx context.Context, from, to int, readErr <-chan error) (int, error) {
 	const batch = 64
@@ -228,12 +258,14 @@ func (s *sender) stream(ctx context.Context, from, to int, readErr <-chan error)
 		}
 		err := s.w.Flush()
 		s.mu.Unlock()
-		if err != nil {
-			return n, fmt.Errorf("loadgen: write: %w", err)
-		}
+		// Written or not, these k messages have their MsgSeqNums and are
+		// stored: the tap gets them by ResendRequest. They count as sent.
 		n += k
 		i += k
 		s.st.Sent += k
+		if err != nil {
+			return n, fmt.Errorf("loadgen: write: %w", err)
+		}
 	}
 	return n, nil
 }

@@ -107,20 +107,19 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	raw := msg.Bytes()
 	seq, _ := msg.Header.GetInt(34)
 	s.consume(raw, seq)
-	if s.ahead[seq] {
-		if possDup, _ := msg.Header.GetBool(43); possDup {
-			// A resend of a MsgSeqNum already logged out of order: not
-			// logged twice, but the counter moves past it as the engine's does.
-			delete(s.ahead, seq)
-			if seq == s.in {
-				s.persistedIn = seq + 1
-				key, next := fieldKey(s.prefix, fieldIn), u64(uint64(seq+1))
-				if err := t.cfg.Log.Write(t.ctx, func(set func(k, v []byte)) { set(key, next) }, nil); err != nil {
-					t.log.Error("cannot queue the incoming MsgSeqNum", "session", s.name, "err", err)
-				}
+	if possDup, _ := msg.Header.GetBool(43); possDup && (s.ahead[seq] || t.logged(s, seq, seq+1) > 0) {
+		// A resend of a MsgSeqNum already logged out of order (before a
+		// restart, perhaps): not logged twice, but the counter moves past
+		// it as the engine's does.
+		delete(s.ahead, seq)
+		if seq == s.in {
+			s.persistedIn = seq + 1
+			key, next := fieldKey(s.prefix, fieldIn), u64(uint64(seq+1))
+			if err := t.cfg.Log.Write(t.ctx, func(set func(k, v []byte)) { set(key, next) }, nil); err != nil {
+				t.log.Error("cannot queue the incoming MsgSeqNum", "session", s.name, "err", err)
 			}
-			return
 		}
+		return
 	}
 	// Strict: quickfixgo does not verify BodyLength or CheckSum, so a
 	// garbled message it accepted is recorded as ERR_PARSE (with its bytes,
@@ -155,6 +154,13 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 			s.ahead = map[int]bool{}
 		}
 		s.ahead[seq] = true
+		if m.Payload.FIX != nil {
+			m.Payload.FIX.AheadOfSequence = true
+		}
+		// Indexed, so that after a restart its PossDup resend is still
+		// known as logged.
+		idx := indexKey(s.prefix, s.epoch, seq)
+		e.Also = func(logSeq uint64, set func(k, v []byte)) { set(idx, u64(logSeq)) }
 	}
 	if seq == s.in {
 		next, inKey := seq+1, fieldKey(s.prefix, fieldIn)

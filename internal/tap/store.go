@@ -46,10 +46,11 @@ func (st *store) IncrNextTargetMsgSeqNum() error {
 }
 
 // SetNextTargetMsgSeqNum is quickfix applying a SequenceReset (gap fill or
-// reset). The MsgSeqNums it skips that no event of this epoch accounts for
-// were never delivered: that starts a new epoch, recorded as an event naming
-// them. A gap fill over MsgSeqNums already logged (a Logon that arrived
-// beyond a gap, say) skips nothing and only moves the counter.
+// reset mode, both forward). The MsgSeqNums it skips that no event of this
+// epoch accounts for were never delivered: recorded as an event naming them
+// (the epoch stays, as no number repeats). A gap fill over MsgSeqNums
+// already logged (a Logon that arrived beyond a gap, say) skips nothing and
+// only moves the counter.
 func (st *store) SetNextTargetMsgSeqNum(next int) error {
 	s := st.s
 	if next == s.in {
@@ -57,13 +58,7 @@ func (st *store) SetNextTargetMsgSeqNum(next int) error {
 	}
 	from := max(s.persistedIn, s.in)
 	if next > from {
-		logged := 0
-		for k := range s.ahead {
-			if k >= from && k < next {
-				logged++
-			}
-		}
-		if logged == next-from {
+		if st.t.logged(s, from, next) == next-from {
 			s.in = next
 			if s.persistedIn != next {
 				st.queueIn()
@@ -74,7 +69,11 @@ func (st *store) SetNextTargetMsgSeqNum(next int) error {
 		s.in = next
 		return nil
 	}
-	st.t.reset(s, "SequenceReset", next)
+	if next < from {
+		st.t.reset(s, "SequenceReset backwards", next) // numbers will repeat: a new epoch
+		return nil
+	}
+	st.t.gapFill(s, "SequenceReset", next)
 	return nil
 }
 
@@ -130,3 +129,27 @@ func (st *store) Reset() error {
 }
 
 func (st *store) Close() error { return nil }
+
+// logged counts the MsgSeqNums in [from, to) of the current epoch that an
+// event of this epoch carries, from the (session, epoch, MsgSeqNum) index —
+// queued or durable — so it holds across a restart. Only gap fills and
+// PossDup resends ask, so the per-message path never reads Pebble.
+func (t *Tap) logged(s *session, from, to int) int {
+	if to <= from {
+		return 0
+	}
+	it, err := t.cfg.Log.DB().NewIter(&pebble.IterOptions{
+		LowerBound: indexKey(s.prefix, s.epoch, from),
+		UpperBound: indexKey(s.prefix, s.epoch, to),
+	})
+	if err != nil {
+		t.log.Error("cannot read the MsgSeqNum index", "session", s.name, "err", err)
+		return 0
+	}
+	defer it.Close()
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		n++
+	}
+	return n
+}

@@ -199,16 +199,33 @@ func (t *Tap) nowTime() time.Time {
 	return time.Unix(0, now).UTC()
 }
 
-// reset records a new epoch of s: MsgSeqNums from the old next-expected on
-// were never delivered in the old epoch. The event carries the new counter
-// and epoch in its own batch.
+// reset records a new epoch of s (the counter goes back: ResetOn*, 141=Y):
+// MsgSeqNums from the old next-expected on were never delivered in the old
+// epoch. The event carries the new counter and epoch in its own batch.
 func (t *Tap) reset(s *session, reason string, next int) {
 	if s.in == 1 && next == 1 {
 		return // nothing was expected in this epoch, so nothing went undelivered
 	}
-	prevEpoch, prevNext := s.epoch, s.in
-	s.epoch++
-	clear(s.ahead)
+	t.sequenceEvent(s, reason, next, true)
+}
+
+// gapFill records the counter moving forward over MsgSeqNums the
+// counterparty will not send (SequenceReset, gap fill or reset mode). The
+// numbers do not repeat, so the epoch stays: within it, the MsgSeqNums in
+// [PrevNextExpected, NextExpected) that no event carries (AheadOfSequence
+// ones do) were never delivered.
+func (t *Tap) gapFill(s *session, reason string, next int) {
+	t.sequenceEvent(s, reason, next, false)
+}
+
+func (t *Tap) sequenceEvent(s *session, reason string, next int, newEpoch bool) {
+	// The first MsgSeqNum no event accounts for: a SequenceReset's own
+	// event already took its MsgSeqNum (persistedIn is past it).
+	prevEpoch, prevNext := s.epoch, max(s.in, s.persistedIn)
+	if newEpoch {
+		s.epoch++
+		clear(s.ahead)
+	}
 	s.in, s.persistedIn = next, next
 	h, clk := t.header(s, chain.ERR, "", "", "")
 	e := &chain.Entry{Header: h, Payload: chain.Payload{
@@ -216,8 +233,8 @@ func (t *Tap) reset(s *session, reason string, next int) {
 		PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{
 			ErrorCode: "ERR_RECOVER", Severity: "WARNING", AffectedComponent: "fix-session",
-			ErrorMessage: fmt.Sprintf("%s: epoch %d ends expecting MsgSeqNum %d; epoch %d expects %d",
-				reason, prevEpoch, prevNext, s.epoch, next),
+			ErrorMessage: fmt.Sprintf("%s: MsgSeqNums %d..%d of epoch %d not delivered (except any logged ahead of sequence); epoch %d expects %d",
+				reason, prevNext, next-1, prevEpoch, s.epoch, next),
 			SeqRangeBegin: strconv.Itoa(prevNext),
 		},
 		TapSession: &chain.TapSession{SessionID: s.name, Reason: reason,
