@@ -71,8 +71,10 @@ func configError(w io.Writer, err error) error {
 }
 
 // serve runs the tap until ctx ends. Shutdown order: stop the quickfix
-// acceptors and initiators (sessions log out), close the tap (releasing any
-// callback blocked on storage), close the log (drain, final fsync).
+// acceptors and initiators (sessions log out), stop the clock (no more SNC
+// events), stop anchoring and cut a final checkpoint over every durable
+// event, close the tap (releasing any callback blocked on storage) and the
+// log (drain, final fsync).
 func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer) error {
 	priv, err := chain.LoadPrivateKeyFile(f.Tap.SigningKeyFile)
 	if err != nil {
@@ -125,6 +127,13 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		return err
 	}
 	clockEv.attach(tp)
+	stopSeal, err := startSeal(ctx, f, log, lc.Signer, tp, logger)
+	if err != nil {
+		tp.Close()
+		closeClock()
+		log.Close()
+		return err
+	}
 	var stops []func()
 	for _, kind := range []string{"acceptor", "initiator"} {
 		qs, err := f.QuickfixSettings(kind)
@@ -140,6 +149,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 			for _, stop := range stops {
 				stop()
 			}
+			stopSeal()
 			tp.Close()
 			closeClock()
 			log.Close()
@@ -153,8 +163,12 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	for _, stop := range stops {
 		stop()
 	}
+	closeClock() // no more SNC events
+	if err := log.Sync(context.Background()); err != nil {
+		logger.Error("final sync", "err", err)
+	}
+	stopSeal() // the final checkpoint covers every event
 	tp.Close()
-	closeClock()
 	err = log.Close()
 	logger.Info("stopped", "err", err)
 	return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"os"
@@ -147,5 +148,20 @@ func TestRunServes(t *testing.T) {
 	}
 	if app != st.Sent || snc == 0 {
 		t.Fatalf("%d application events for %d sent, %d SNC events", app, st.Sent, snc)
+	}
+	// The final checkpoint was cut at shutdown: stored under 'c' + size.
+	it, err := l.DB().NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	var last uint64
+	for ok := it.SeekGE([]byte{chain.PrefixCheckpt}); ok && it.Key()[0] == chain.PrefixCheckpt; ok = it.Next() {
+		if k := it.Key(); len(k) == 9 {
+			last = binary.BigEndian.Uint64(k[1:])
+		}
+	}
+	if last != l.Durable() {
+		t.Fatalf("newest checkpoint covers %d events; the log holds %d with %d application events", last, l.Durable(), app)
 	}
 }

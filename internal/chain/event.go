@@ -88,7 +88,11 @@ type Header struct {
 // Payload holds the event's module blocks; absent blocks are omitted.
 // PolicyIdentification lives here, not in Header, so EventHash covers it.
 type Payload struct {
-	Clock *Clock `json:"Clock,omitempty"`
+	// AnchorRecord is the VCP AnchorRecord of an anchored checkpoint (an
+	// AUD event recording the anchor, so the next checkpoint seals it), as
+	// internal/seal spells it.
+	AnchorRecord any    `json:"AnchorRecord,omitempty"`
+	Clock        *Clock `json:"Clock,omitempty"`
 	// ClockEvidence is the full measurement behind a clock status (an SNC
 	// event's snapshot), as internal/clock spells it: a struct of strings
 	// and small integers that canonicalizes like any other block.

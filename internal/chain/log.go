@@ -793,3 +793,18 @@ func waitFor(ctx context.Context, l *Log, cond func() bool) error {
 	}
 	return nil
 }
+
+// Sync waits until every entry queued before it is durable (a barrier: an
+// empty Write, ordered behind them, acknowledged after their fsync).
+func (l *Log) Sync(ctx context.Context) error {
+	ch := make(chan error, 1)
+	if err := l.Write(ctx, func(func(k, v []byte)) {}, func(err error) { ch <- err }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -39,3 +39,24 @@ func (t *Tap) ClockEvent(status, prev chain.ClockSyncStatus, degraded bool, evid
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYNC", Severity: "WARNING", AffectedComponent: "clock",
 			ErrorMessage: fmt.Sprintf("clock status degraded from %s to %s: %s", prev, status, reason)}}})
 }
+
+// AnchorEvent records an anchor (an RFC 3161 token stored for a
+// checkpoint) as an AUD event carrying its AnchorRecord, so that the next
+// checkpoint seals the anchor itself. Any goroutine.
+func (t *Tap) AnchorEvent(record any) {
+	s := t.self()
+	defer t.selfEv.mu.Unlock()
+	h, clk := t.header(s, chain.AUD, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, AnchorRecord: record, PolicyIdentification: &s.policy}})
+}
+
+// AnchorFailure records the start of a TSA failure episode (one event per
+// episode, not per retry) as an ERR event. Any goroutine.
+func (t *Tap) AnchorFailure(url string, err error) {
+	s := t.self()
+	defer t.selfEv.mu.Unlock()
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, PolicyIdentification: &s.policy,
+		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYSTEM", Severity: "WARNING", AffectedComponent: "anchor " + url,
+			ErrorMessage: fmt.Sprintf("time-stamping authority failing; retrying with backoff, the next success anchors the newest checkpoint: %.300s", err)}}})
+}

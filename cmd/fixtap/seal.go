@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/clock"
+	"github.com/fixtap/fixtap/internal/seal"
+	"github.com/fixtap/fixtap/internal/tap"
+	"github.com/fixtap/fixtap/internal/tapconfig"
+)
+
+// anchorEvery is the anchoring cadence of each tier, an upper bound
+// (docs/vcp-profile.md §3).
+var anchorEvery = map[string]time.Duration{
+	tapconfig.TierPlatinum: 10 * time.Minute,
+	tapconfig.TierGold:     time.Hour,
+	tapconfig.TierSilver:   24 * time.Hour,
+}
+
+// checkpointKeyFile is where the checkpoint note key lives: beside the log
+// it signs, created on first start (mode 0600).
+func checkpointKeyFile(dataDir string) string { return filepath.Join(dataDir, "checkpoint.skey") }
+
+// origin is the checkpoints' first line: the log's identity.
+func origin(f *tapconfig.File) string { return "fixtap/" + f.Tap.PolicyID }
+
+// startSeal starts the sealer and, when TSAs are configured, the anchorer.
+// The returned stop shuts them down in order (anchors first, then a final
+// checkpoint over every durable event).
+func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *chain.Signer, tp *tap.Tap, logger *slog.Logger) (func(), error) {
+	key, err := seal.LoadOrCreateKeyFile(checkpointKeyFile(f.Tap.DataDir), origin(f), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	sc := seal.DefaultConfig(origin(f), key)
+	sc.Logger = logger
+	// Their lifetime is stop's, not ctx's: SIGTERM must still get the final
+	// checkpoint, cut by Shutdown after the sessions are down.
+	s, err := seal.New(context.WithoutCancel(ctx), log, sc)
+	if err != nil {
+		return nil, err
+	}
+	var a *seal.Anchorer
+	if len(f.Tap.TSAURLs) > 0 {
+		pem, err := os.ReadFile(f.Tap.TSATrustRootsFile)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("run: TSA trust roots: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			s.Close()
+			return nil, fmt.Errorf("run: TSA trust roots %s: no PEM certificates", f.Tap.TSATrustRootsFile)
+		}
+		ac := seal.AnchorConfig{Every: anchorEvery[f.Tap.Tier], MinBackoff: time.Second, MaxBackoff: 5 * time.Minute,
+			Window: 10 * time.Minute, Now: clock.Wall, PolicyID: f.Tap.PolicyID, Signer: signer, Logger: logger,
+			OnAnchor:  func(r *seal.AnchorRecord) { tp.AnchorEvent(r) },
+			OnFailure: tp.AnchorFailure}
+		for _, u := range f.Tap.TSAURLs {
+			ac.TSAs = append(ac.TSAs, seal.TSA{URL: u, Roots: roots})
+		}
+		if a, err = seal.NewAnchorer(context.WithoutCancel(ctx), s, ac); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if a != nil {
+			a.Shutdown(sctx)
+		}
+		if err := s.Shutdown(sctx); err != nil {
+			logger.Error("sealer shutdown", "err", err)
+		}
+		if c, err := s.Latest(); err == nil && c != nil {
+			logger.Info("final checkpoint", "tree_size", c.Size)
+		}
+	}, nil
+}
