@@ -57,6 +57,7 @@ type command struct {
 
 var commands = []command{
 	{"run", "run the tap: the FIX sessions of a QuickFIX-format session file (-config FILE; -check validates and exits)", runRun},
+	{"demo", "show the whole pipeline on this machine with embedded defaults (a sender, a local TSA, a temporary data dir)", runDemo},
 	{"keygen", "write a new Ed25519 event-signing key file (mode 0600) and print its public key and KeyID", runKeygen},
 	{"loadgen", "send a drop-copy stream to a tap (tests, trials, benchmarks)", runLoadgen},
 }

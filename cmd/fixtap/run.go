@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/quickfixgo/quickfix"
 
@@ -55,7 +56,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errors.New("run: DynamicSessions=Y is not supported yet: list every session")
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
-	return serve(ctx, f, logger, stdout)
+	return serve(ctx, f, logger, stdout, serveOptions{})
+}
+
+// serveOptions are what `fixtap demo` changes about serve.
+type serveOptions struct {
+	// AnchorEvery, if set, replaces the tier's anchoring cadence.
+	AnchorEvery time.Duration
+	// Ready, if set, is closed once the sessions are up.
+	Ready chan struct{}
 }
 
 // configError prints every refusal, one a line, and returns a short error.
@@ -75,7 +84,7 @@ func configError(w io.Writer, err error) error {
 // events), stop anchoring and cut a final checkpoint over every durable
 // event, close the tap (releasing any callback blocked on storage) and the
 // log (drain, final fsync).
-func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer) error {
+func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer, opts serveOptions) error {
 	priv, err := chain.LoadPrivateKeyFile(f.Tap.SigningKeyFile)
 	if err != nil {
 		return err
@@ -127,7 +136,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		return err
 	}
 	clockEv.attach(tp)
-	stopSeal, err := startSeal(ctx, f, log, lc.Signer, tp, logger)
+	stopSeal, err := startSeal(ctx, f, log, lc.Signer, tp, logger, opts.AnchorEvery)
 	if err != nil {
 		tp.Close()
 		closeClock()
@@ -158,6 +167,9 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	}
 	logger.Info("fixtap running", "config", f, "log_size", log.Durable())
 	fmt.Fprintf(stdout, "fixtap: %d sessions up; log at %s holds %d events\n", len(f.Sessions), f.Tap.DataDir, log.Durable())
+	if opts.Ready != nil {
+		close(opts.Ready)
+	}
 	<-ctx.Done()
 	logger.Info("stopping: logging out sessions")
 	for _, stop := range stops {

@@ -165,3 +165,17 @@ func TestRunServes(t *testing.T) {
 		t.Fatalf("newest checkpoint covers %d events; the log holds %d with %d application events", last, l.Durable(), app)
 	}
 }
+
+// TestDemo runs `fixtap demo` as a new user would (in-process here) and
+// checks that it succeeds and that its summary accounts for the whole log.
+func TestDemo(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"demo", "-messages", "2000", "-dir", t.TempDir()}, &out, &errb); err != nil {
+		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	}
+	for _, want := range []string{"summary", "epoch 0", "epoch 1", "anchors", "the newest covers"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}

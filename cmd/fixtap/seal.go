@@ -35,7 +35,7 @@ func origin(f *tapconfig.File) string { return "fixtap/" + f.Tap.PolicyID }
 // startSeal starts the sealer and, when TSAs are configured, the anchorer.
 // The returned stop shuts them down in order (anchors first, then a final
 // checkpoint over every durable event).
-func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *chain.Signer, tp *tap.Tap, logger *slog.Logger) (func(), error) {
+func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *chain.Signer, tp *tap.Tap, logger *slog.Logger, every time.Duration) (func(), error) {
 	key, err := seal.LoadOrCreateKeyFile(checkpointKeyFile(f.Tap.DataDir), origin(f), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -60,7 +60,10 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 			s.Close()
 			return nil, fmt.Errorf("run: TSA trust roots %s: no PEM certificates", f.Tap.TSATrustRootsFile)
 		}
-		ac := seal.AnchorConfig{Every: anchorEvery[f.Tap.Tier], MinBackoff: time.Second, MaxBackoff: 5 * time.Minute,
+		if every == 0 {
+			every = anchorEvery[f.Tap.Tier]
+		}
+		ac := seal.AnchorConfig{Every: every, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Window: 10 * time.Minute, Now: clock.Wall, PolicyID: f.Tap.PolicyID, Signer: signer, Logger: logger,
 			OnAnchor:  func(r *seal.AnchorRecord) { tp.AnchorEvent(r) },
 			OnFailure: tp.AnchorFailure}
