@@ -629,7 +629,11 @@ func (l *Log) syncNow() {
 		return
 	}
 	target := l.committed.Load()
-	if target <= l.durable.Load() {
+	l.unsyncedMu.Lock()
+	waiting := len(l.unsynced)
+	l.unsyncedMu.Unlock()
+	// Nothing new, unless groups without events (Writes) wait for an fsync.
+	if target <= l.durable.Load() && waiting == 0 {
 		return
 	}
 	if err := l.syncWAL(); err != nil {
@@ -643,7 +647,9 @@ func (l *Log) syncNow() {
 		}
 		return
 	}
-	l.advance(target)
+	if target > l.durable.Load() {
+		l.advance(target)
+	}
 	l.unsyncedMu.Lock()
 	n := 0
 	for n < len(l.unsynced) && l.unsynced[n].end <= target {

@@ -443,3 +443,28 @@ func TestWriteOrdersWithEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncWithoutEvents: a barrier (an event-less Write) with nothing else
+// queued still completes, in both modes — it once waited forever in
+// interval mode, hanging shutdown.
+func TestSyncWithoutEvents(t *testing.T) {
+	for _, mode := range []Durability{SyncPerGroup, SyncInterval} {
+		t.Run(mode.String(), func(t *testing.T) {
+			l, _ := openTestLog(t, func(c *Config) { c.Durability = mode })
+			defer l.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := l.Sync(ctx); err != nil {
+				t.Fatalf("Sync on an empty log: %v", err)
+			}
+			if _, _, err := l.AppendWait(ctx, testEntry(0)); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 {
+				if err := l.Sync(ctx); err != nil {
+					t.Fatalf("Sync after the events are durable: %v", err)
+				}
+			}
+		})
+	}
+}
