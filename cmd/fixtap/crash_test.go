@@ -118,8 +118,17 @@ func tapKill9(t *testing.T, mode string, rounds int) {
 		t.Fatalf("sender: %v (stats %+v)\ntap stderr:\n%s", res.err, res.st, stderr.String())
 	}
 	child.Process.Signal(syscall.SIGTERM)
-	if err := child.Wait(); err != nil {
-		t.Fatalf("tap after SIGTERM: %v\n%s", err, stderr.String())
+	exited := make(chan error, 1)
+	go func() { exited <- child.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("tap after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		child.Process.Signal(syscall.SIGQUIT) // its goroutines, into stderr
+		<-exited
+		t.Fatalf("the tap did not shut down within 30 s of SIGTERM:\n%s", stderr.String())
 	}
 
 	lc := chain.DefaultConfig(filepath.Join(dir, "data"))
