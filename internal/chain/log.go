@@ -520,18 +520,22 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 	l.unsyncedMu.Unlock()
 }
 
-// applyNoSyncWait applies b with Sync requested but not awaited; see
-// commitBatch for the fatal handling.
-func (l *Log) applyNoSyncWait(b *pebble.Batch) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			fp, ok := r.(fatalPanic)
-			if !ok {
-				panic(r)
-			}
-			err = fp.err
+// recoverFatal turns the fatalPanic of a Pebble Fatalf (which must not
+// return, see logger.go) on the log's own goroutines into *err; any other
+// panic goes on.
+func recoverFatal(err *error) {
+	if r := recover(); r != nil {
+		fp, ok := r.(fatalPanic)
+		if !ok {
+			panic(r)
 		}
-	}()
+		*err = fp.err
+	}
+}
+
+// applyNoSyncWait applies b with Sync requested but not awaited.
+func (l *Log) applyNoSyncWait(b *pebble.Batch) (err error) {
+	defer recoverFatal(&err)
 	return l.db.ApplyNoSyncWait(b, pebble.Sync)
 }
 
@@ -571,15 +575,7 @@ func (l *Log) fatal(err error) {
 // commitBatch commits b, turning a Pebble fatal (whose Fatalf does not
 // return, see logger.go) into an error.
 func (l *Log) commitBatch(b *pebble.Batch, opt *pebble.WriteOptions) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			fp, ok := r.(fatalPanic)
-			if !ok {
-				panic(r)
-			}
-			err = fp.err
-		}
-	}()
+	defer recoverFatal(&err)
 	return b.Commit(opt)
 }
 
@@ -666,15 +662,7 @@ func (l *Log) syncNow() {
 // syncWAL fsyncs everything committed so far: an empty LogData record
 // written with Sync waits for the WAL to be synced past every earlier batch.
 func (l *Log) syncWAL() (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			fp, ok := r.(fatalPanic)
-			if !ok {
-				panic(r)
-			}
-			err = fp.err
-		}
-	}()
+	defer recoverFatal(&err)
 	return l.db.LogData(nil, pebble.Sync)
 }
 
