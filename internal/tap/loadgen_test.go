@@ -86,3 +86,60 @@ func TestLoadgenGapResend(t *testing.T) {
 	}
 	t.Logf("loadgen %+v; %d events", st, len(es))
 }
+
+// TestBeginStrings: the same drop copy over FIX.4.2 and FIXT.1.1 (FIX 5.0SP2
+// application messages): every MsgSeqNum logged once, every message mapped.
+func TestBeginStrings(t *testing.T) {
+	for _, c := range []struct{ begin, session string }{
+		{"FIX.4.2", "BeginString=FIX.4.2"},
+		{"FIXT.1.1", "BeginString=FIXT.1.1\nDefaultApplVerID=9"},
+	} {
+		t.Run(c.begin, func(t *testing.T) {
+			port := freePort(t)
+			h := startTapSession(t, t.TempDir(), port, c.session)
+			defer h.stop(t)
+			const n = 500
+			st, err := loadgen.Run(context.Background(), loadgen.Config{
+				Addr: fmt.Sprintf("127.0.0.1:%d", port), BeginString: c.begin, SenderCompID: "BROKER", TargetCompID: "TAP",
+				Count: n, ResetSeqNum: true, Seed: 5, Now: time.Now,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			es := waitEvents(t, h.log, func(es []*chain.Event) bool {
+				for _, e := range es {
+					if f := e.Payload.FIX; f != nil && f.MsgSeqNum == int64(st.NextSeq-1) {
+						return true
+					}
+				}
+				return false
+			})
+			seen := map[int64]int{}
+			app := 0
+			for _, e := range es {
+				f := e.Payload.FIX
+				if f == nil || f.MsgType == "" {
+					continue
+				}
+				if f.BeginString != c.begin {
+					t.Fatalf("event BeginString %q", f.BeginString)
+				}
+				seen[f.MsgSeqNum]++
+				if f.MsgType == "8" || f.MsgType == "D" {
+					app++
+					if e.Header.EventType == chain.ERR {
+						t.Fatalf("an application message became ERR: %+v", e.Payload.ErrorDetails)
+					}
+				}
+			}
+			for s := int64(1); s < int64(st.NextSeq); s++ {
+				if seen[s] != 1 {
+					t.Fatalf("MsgSeqNum %d logged %d times", s, seen[s])
+				}
+			}
+			if app != n {
+				t.Fatalf("%d application events, want %d", app, n)
+			}
+		})
+	}
+}

@@ -53,6 +53,12 @@ type harness struct {
 
 func startTap(t *testing.T, dir string, port int) *harness {
 	t.Helper()
+	return startTapSession(t, dir, port, "BeginString=FIX.4.4")
+}
+
+// startTapSession is startTap with the [SESSION] block's own lines.
+func startTapSession(t *testing.T, dir string, port int, session string) *harness {
+	t.Helper()
 	cfg := chain.DefaultConfig(dir)
 	cfg.Logger = quiet()
 	cfg.TailCheck = -1
@@ -86,8 +92,8 @@ ValidateFieldsOutOfOrder=N
 CheckLatency=N
 UseDataDictionary=N
 [SESSION]
-BeginString=FIX.4.4
-`, port)), tp.Logs())
+%s
+`, port, session)), tp.Logs())
 	if err != nil {
 		t.Fatal(err)
 	}
