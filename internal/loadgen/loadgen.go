@@ -13,6 +13,7 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,9 @@ type Config struct {
 	// StartSeq is the first MsgSeqNum when not resetting (a resumed run).
 	StartSeq int
 	Seed     uint64
+	// TLS, when set, wraps every connection (a client certificate in it
+	// makes it mutual TLS).
+	TLS *tls.Config
 	// Now supplies SendingTime; tests and the demo pass the clock's.
 	Now func() time.Time
 }
@@ -180,8 +184,15 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 }
 
 func (s *sender) connect(ctx context.Context, reset bool) (net.Conn, *bufio.Reader, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
+	var conn net.Conn
+	var err error
+	if s.cfg.TLS != nil {
+		d := tls.Dialer{Config: s.cfg.TLS}
+		conn, err = d.DialContext(ctx, "tcp", s.cfg.Addr)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", s.cfg.Addr)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("loadgen: dial %s: %w", s.cfg.Addr, err)
 	}

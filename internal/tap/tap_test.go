@@ -59,6 +59,13 @@ func startTap(t *testing.T, dir string, port int) *harness {
 // startTapSession is startTap with the [SESSION] block's own lines.
 func startTapSession(t *testing.T, dir string, port int, session string) *harness {
 	t.Helper()
+	return startTapWith(t, dir, port, "", session)
+}
+
+// startTapWith adds lines to [DEFAULT] too (quickfixgo reads an acceptor's
+// TLS settings from there, once for all its sessions).
+func startTapWith(t *testing.T, dir string, port int, defaults, session string) *harness {
+	t.Helper()
 	cfg := chain.DefaultConfig(dir)
 	cfg.Logger = quiet()
 	cfg.TailCheck = -1
@@ -91,9 +98,10 @@ ValidateFieldsHaveValues=N
 ValidateFieldsOutOfOrder=N
 CheckLatency=N
 UseDataDictionary=N
+%s
 [SESSION]
 %s
-`, port, session)), tp.Logs())
+`, port, defaults, session)), tp.Logs())
 	if err != nil {
 		t.Fatal(err)
 	}
