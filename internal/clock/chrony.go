@@ -78,10 +78,9 @@ type deadlineConn interface {
 
 // chronySource polls one chronyd. It is used by one goroutine only.
 type chronySource struct {
-	cfg   ChronyConfig
-	dial  func() (deadlineConn, error)
-	conn  deadlineConn
-	local string // our own socket path (unix socket only), removed on close
+	cfg  ChronyConfig
+	dial func() (deadlineConn, error)
+	daemonConn
 }
 
 // localSeq makes the client socket paths of several sources in one process
@@ -105,37 +104,8 @@ func (s *chronySource) dialNet() (deadlineConn, error) {
 	}
 	// chronyd answers a unix-socket request by sending to the client's own
 	// bound address, so we bind one first, next to chronyd's socket as
-	// chronyc does (chronyd must be able to write to it).
-	local := filepath.Join(filepath.Dir(s.cfg.Address),
-		fmt.Sprintf("fixtap.%d.%d.sock", os.Getpid(), localSeq.Add(1)))
-	c, err := net.DialUnix("unixgram",
-		&net.UnixAddr{Name: local, Net: "unixgram"},
-		&net.UnixAddr{Name: s.cfg.Address, Net: "unixgram"})
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(local, 0o666); err != nil {
-		c.Close()
-		os.Remove(local)
-		return nil, err
-	}
-	s.local = local
-	return c, nil
-}
-
-func (s *chronySource) close() error {
-	if s.conn == nil {
-		return nil
-	}
-	err := s.conn.Close()
-	s.conn = nil
-	if s.local != "" {
-		if rerr := os.Remove(s.local); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
-			err = rerr
-		}
-		s.local = ""
-	}
-	return err
+	// chronyc does; chronyd must be able to write to it.
+	return s.dialUnixgram(s.cfg.Address, "fixtap", 0o666)
 }
 
 // poll asks chronyd for tracking and sources. It never returns nil: a
@@ -264,4 +234,49 @@ func (s *chronySource) String() string {
 		kind = "unix"
 	}
 	return "chronyd " + kind + " " + s.cfg.Address
+}
+
+// daemonConn is the connection of a source to its daemon, and for a unix
+// datagram socket our own bound path, removed on close.
+type daemonConn struct {
+	conn  deadlineConn
+	local string
+}
+
+// dialUnixgram binds a client socket next to the daemon's (chronyd and
+// ptp4l answer to the client's bound address, as chronyc and pmc do),
+// named <prefix>.<pid>.<n>.sock, with mode when non-zero.
+func (d *daemonConn) dialUnixgram(remote, prefix string, mode os.FileMode) (deadlineConn, error) {
+	local := filepath.Join(filepath.Dir(remote), fmt.Sprintf("%s.%d.%d.sock", prefix, os.Getpid(), localSeq.Add(1)))
+	c, err := net.DialUnix("unixgram",
+		&net.UnixAddr{Name: local, Net: "unixgram"},
+		&net.UnixAddr{Name: remote, Net: "unixgram"})
+	if err != nil {
+		return nil, err
+	}
+	if mode != 0 {
+		if err := os.Chmod(local, mode); err != nil {
+			c.Close()
+			os.Remove(local)
+			return nil, err
+		}
+	}
+	d.local = local
+	return c, nil
+}
+
+// close closes the connection and removes our socket path.
+func (d *daemonConn) close() error {
+	if d.conn == nil {
+		return nil
+	}
+	err := d.conn.Close()
+	d.conn = nil
+	if d.local != "" {
+		if rerr := os.Remove(d.local); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+			err = rerr
+		}
+		d.local = ""
+	}
+	return err
 }

@@ -1,11 +1,8 @@
 package clock
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"net"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -59,11 +56,10 @@ func (c PTPConfig) Validate() error {
 
 // ptpSource polls one ptp4l. It is used by one goroutine only.
 type ptpSource struct {
-	cfg   PTPConfig
-	dial  func() (deadlineConn, error)
-	conn  deadlineConn
-	local string
-	seq   uint16
+	cfg  PTPConfig
+	dial func() (deadlineConn, error)
+	daemonConn
+	seq uint16
 
 	// Freshness of TIME_STATUS_NP: ingress_time is on the PHC's timescale
 	// (often TAI), so it is not compared with the system clock; instead we
@@ -79,33 +75,7 @@ func newPTPSource(cfg PTPConfig) *ptpSource {
 }
 
 func (s *ptpSource) dialUnix() (deadlineConn, error) {
-	// ptp4l answers to the client's bound address; bind one next to its
-	// socket, as pmc does.
-	local := filepath.Join(filepath.Dir(s.cfg.Socket),
-		fmt.Sprintf("fixtap.ptp.%d.%d.sock", os.Getpid(), localSeq.Add(1)))
-	c, err := net.DialUnix("unixgram",
-		&net.UnixAddr{Name: local, Net: "unixgram"},
-		&net.UnixAddr{Name: s.cfg.Socket, Net: "unixgram"})
-	if err != nil {
-		return nil, err
-	}
-	s.local = local
-	return c, nil
-}
-
-func (s *ptpSource) close() error {
-	if s.conn == nil {
-		return nil
-	}
-	err := s.conn.Close()
-	s.conn = nil
-	if s.local != "" {
-		if rerr := os.Remove(s.local); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
-			err = rerr
-		}
-		s.local = ""
-	}
-	return err
+	return s.dialUnixgram(s.cfg.Socket, "fixtap.ptp", 0)
 }
 
 // poll reads PORT_PROPERTIES_NP (port state; the library has no
