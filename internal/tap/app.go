@@ -1,7 +1,6 @@
 package tap
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/quickfixgo/quickfix"
@@ -148,7 +147,7 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	if m.Payload.FIX != nil {
 		m.Payload.FIX.Epoch = int64(s.epoch)
 	}
-	e := &chain.Entry{Header: h, Payload: m.Payload, Raw: bytes.Clone(raw)}
+	e := &chain.Entry{Header: h, Payload: m.Payload, Raw: raw} // Append copies it into the record before returning
 	if seq > s.in {
 		if s.ahead == nil {
 			s.ahead = map[int]bool{}

@@ -1,7 +1,6 @@
 package tap
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 	"github.com/quickfixgo/quickfix"
 
 	"github.com/fixtap/fixtap/internal/chain"
-	"github.com/fixtap/fixtap/internal/fixmap"
 )
 
 // venue is a quickfixgo acceptor playing a venue's drop-copy service: the
@@ -61,21 +59,8 @@ BeginString=FIX.4.4
 	}
 	defer acc.Stop()
 
-	cfg := chain.DefaultConfig(t.TempDir())
-	cfg.Logger = quiet()
-	l, err := chain.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, tp := newTestTap(t, t.TempDir())
 	defer l.Close()
-	mc := fixmap.DefaultConfig()
-	mc.AccountSecret = []byte("0123456789abcdef0123")
-	tp, err := New(Config{Log: l, Clock: testClock{}, Mapper: mc, Logger: quiet(),
-		Policy: chain.PolicyIdentification{Version: "1.1", PolicyID: "test", ConformanceTier: "SILVER",
-			RegistrationPolicy: chain.RegistrationPolicy{Issuer: "test"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer tp.Close()
 	ini, err := quickfix.NewInitiator(tp, tp.Stores(), settings(t, fmt.Sprintf(`
 [DEFAULT]

@@ -62,9 +62,9 @@ func startTapSession(t *testing.T, dir string, port int, session string) *harnes
 	return startTapWith(t, dir, port, "", session)
 }
 
-// startTapWith adds lines to [DEFAULT] too (quickfixgo reads an acceptor's
-// TLS settings from there, once for all its sessions).
-func startTapWith(t *testing.T, dir string, port int, defaults, session string) *harness {
+// newTestTap opens a chain log in dir (re-checked in full on open) and a
+// tap over it with the test clock.
+func newTestTap(t *testing.T, dir string) (*chain.Log, *Tap) {
 	t.Helper()
 	cfg := chain.DefaultConfig(dir)
 	cfg.Logger = quiet()
@@ -81,6 +81,14 @@ func startTapWith(t *testing.T, dir string, port int, defaults, session string) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l, tp
+}
+
+// startTapWith adds lines to [DEFAULT] too (quickfixgo reads an acceptor's
+// TLS settings from there, once for all its sessions).
+func startTapWith(t *testing.T, dir string, port int, defaults, session string) *harness {
+	t.Helper()
+	l, tp := newTestTap(t, dir)
 	acc, err := quickfix.NewAcceptor(tp, tp.Stores(), settings(t, fmt.Sprintf(`
 [DEFAULT]
 SocketAcceptPort=%d
