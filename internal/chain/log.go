@@ -75,7 +75,8 @@ type Log struct {
 type Entry struct {
 	Header  Header
 	Payload Payload
-	// Raw is the wire bytes the event was made from (may be nil).
+	// Raw is the wire bytes the event was made from (may be nil); Append
+	// copies it, so the caller may reuse the buffer once Append returns.
 	Raw []byte
 	// Also, if set, runs on the committer goroutine with the entry's seq;
 	// every set it makes lands in the same Pebble batch as the event, so
