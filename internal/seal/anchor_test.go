@@ -25,6 +25,9 @@ import (
 	"github.com/digitorus/timestamp"
 )
 
+// oidExtKeyUsage is id-ce-extKeyUsage, for building test certificates.
+var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+
 // testPKI is a throw-away TSA hierarchy: an ECDSA P-256 root and a TSA
 // certificate under it with a critical timeStamping EKU (RFC 3161 §2.3).
 type testPKI struct {
