@@ -80,6 +80,18 @@ type Config struct {
 	Fatal func(error)
 	// Logger receives Pebble's and the log's messages; nil means slog.Default().
 	Logger *slog.Logger
+	// ReadOnly opens an existing log for reading only (tools: export,
+	// show, proof). Pebble is opened with Options.ReadOnly: nothing is
+	// written, flushed or signed and no goroutine of the log is started;
+	// Durable() is the stored log size, which never grows. Get, Range and
+	// Durable work; Append, AppendWait, Write and Sync fail with
+	// ErrReadOnly. A directory without the log's format record is refused
+	// with a *NotLogError. Signer must be nil; Durability, SyncInterval,
+	// SignWorkers, MaxBatch and QueueLen are ignored. Pebble still takes
+	// its exclusive LOCK, so a read-only open fails while a tap holds the
+	// directory: read a running tap's data through a checkpoint
+	// (internal/snapshot).
+	ReadOnly bool
 }
 
 // DefaultConfig returns the defaults: fsync per group commit, signing
@@ -101,6 +113,15 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.Dir == "" {
 		errs = append(errs, errors.New("Dir is empty"))
+	}
+	if c.ReadOnly {
+		if c.Signer != nil {
+			errs = append(errs, errors.New("ReadOnly with a Signer: a read-only log signs nothing"))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("chain: config: %w", err)
+		}
+		return nil
 	}
 	switch c.Durability {
 	case SyncPerGroup:
@@ -137,5 +158,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("sign_workers", c.SignWorkers),
 		slog.Int("max_batch", c.MaxBatch),
 		slog.Int("tail_check", c.TailCheck),
+		slog.Bool("read_only", c.ReadOnly),
 	)
 }

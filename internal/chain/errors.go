@@ -18,7 +18,34 @@ var (
 	ErrNotDurable = errors.New("chain: seq not yet durable")
 	// ErrNotFound is returned for a seq the log does not hold.
 	ErrNotFound = errors.New("chain: no such seq")
+	// ErrReadOnly is returned by Append, AppendWait, Write, Sync and
+	// WaitDurable (beyond the stored size) of a log opened with
+	// Config.ReadOnly.
+	ErrReadOnly = errors.New("chain: log opened read-only")
 )
+
+// NotLogError refuses to open a directory that does not hold a fixtap log:
+// no Pebble DB there (read-only opens create nothing), or a DB without the
+// log's format record or with another format.
+type NotLogError struct {
+	Dir string
+	// Format is the stored format record; empty when there is none.
+	Format string
+	// Err is why Pebble could not open Dir, if it could not.
+	Err error
+}
+
+func (e *NotLogError) Error() string {
+	switch {
+	case e.Err != nil:
+		return fmt.Sprintf("chain: %s is not a fixtap log: %v", e.Dir, e.Err)
+	case e.Format == "":
+		return fmt.Sprintf("chain: %s is not a fixtap log: no format record (want %q)", e.Dir, formatName)
+	}
+	return fmt.Sprintf("chain: %s is not a fixtap log: format %q, want %q", e.Dir, e.Format, formatName)
+}
+
+func (e *NotLogError) Unwrap() error { return e.Err }
 
 // InvalidEventError refuses an event whose fields break the profile.
 type InvalidEventError struct {

@@ -30,6 +30,9 @@ import (
 // Shutdown order (Close): refuse new appends; wait for appends in flight;
 // the committer drains the queue and exits; a final WAL fsync; the signers
 // finish and write their last records; Pebble closes.
+//
+// A log opened with Config.ReadOnly has none of these goroutines; its
+// Close closes Pebble.
 type Log struct {
 	stalls *atomic.Int64 // Pebble write stalls since Open
 	cfg    Config
@@ -110,7 +113,9 @@ type group struct {
 
 // Open opens (creating if needed) the log in cfg.Dir, recovers it and
 // starts its goroutines. It refuses to start on a corrupt, missing or
-// broken record at the tail (see TailCheck), naming the seq.
+// broken record at the tail (see TailCheck), naming the seq, and on a
+// directory that holds another format (*NotLogError). With cfg.ReadOnly it
+// creates nothing, writes nothing and starts nothing (see Config.ReadOnly).
 func Open(ctx context.Context, cfg Config) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -125,42 +130,15 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	}
 	lg := &pebbleLogger{log: slogger.With("component", "chain"), fatal: fatal}
 	var stalls atomic.Int64
-	opts := &pebble.Options{
-		EventListener: &pebble.EventListener{
-			// A write stall delays every session's events: worth a warning.
-			WriteStallBegin: func(i pebble.WriteStallBeginInfo) {
-				stalls.Add(1)
-				lg.log.Warn("pebble write stall", "reason", i.Reason)
-			},
-			WriteStallEnd: func() { lg.log.Warn("pebble write stall ended") },
-		},
-		FS:                 cfg.FS,
-		FormatMajorVersion: FormatMajorVersion,
-		Logger:             lg,
-		MemTableSize:       64 << 20,
-		ErrorIfNotPristine: false,
+	opts := pebbleOptions(cfg, lg, &stalls)
+	if cfg.ReadOnly {
+		return openReadOnly(ctx, cfg, opts, lg, &stalls)
 	}
-	if opts.FS == nil {
-		opts.FS = vfs.Default
-	}
-	opts.Experimental.ValueSeparationPolicy = valueSeparation
 	db, err := pebble.Open(cfg.Dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("chain: open %s: %w", cfg.Dir, err)
 	}
-	l := &Log{
-		stalls:   &stalls,
-		cfg:      cfg,
-		db:       db,
-		logger:   lg,
-		queue:    make(chan *pending, cfg.QueueLen),
-		notifyCh: make(chan struct{}),
-		stopped:  make(chan struct{}),
-		quit:     make(chan struct{}),
-		syncQ:    make(chan group, 8),
-
-		freeBatches: make(chan *pebble.Batch, 16),
-	}
+	l := newLog(cfg, db, lg, &stalls)
 	if err := l.recover(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -186,6 +164,82 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 	return l, nil
 }
 
+// OpenReadOnly opens the log in dir read-only with the default tail check:
+// Open with DefaultConfig(dir), ReadOnly set and logger (nil means
+// slog.Default()). See Config.ReadOnly.
+func OpenReadOnly(ctx context.Context, dir string, logger *slog.Logger) (*Log, error) {
+	cfg := DefaultConfig(dir)
+	cfg.ReadOnly = true
+	cfg.Logger = logger
+	return Open(ctx, cfg)
+}
+
+// openReadOnly is Open with cfg.ReadOnly: Pebble opened with
+// Options.ReadOnly (the WAL is replayed into memory, never flushed), the
+// same checks as recover without any write, and no goroutine. Durable =
+// committed = the stored log size.
+func openReadOnly(ctx context.Context, cfg Config, opts *pebble.Options, lg *pebbleLogger, stalls *atomic.Int64) (*Log, error) {
+	opts.ReadOnly = true
+	// Pebble's read-only open of a missing directory is an unwrapped
+	// error; name it here.
+	if _, err := opts.FS.Stat(cfg.Dir); err != nil {
+		return nil, &NotLogError{Dir: cfg.Dir, Err: err}
+	}
+	db, err := pebble.Open(cfg.Dir, opts)
+	if errors.Is(err, pebble.ErrDBDoesNotExist) {
+		return nil, &NotLogError{Dir: cfg.Dir, Err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chain: open %s read-only: %w", cfg.Dir, err)
+	}
+	l := newLog(cfg, db, lg, stalls)
+	if err := l.recover(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func newLog(cfg Config, db *pebble.DB, lg *pebbleLogger, stalls *atomic.Int64) *Log {
+	return &Log{
+		stalls:   stalls,
+		cfg:      cfg,
+		db:       db,
+		logger:   lg,
+		queue:    make(chan *pending, max(cfg.QueueLen, 1)),
+		notifyCh: make(chan struct{}),
+		stopped:  make(chan struct{}),
+		quit:     make(chan struct{}),
+		syncQ:    make(chan group, 8),
+
+		freeBatches: make(chan *pebble.Batch, 16),
+	}
+}
+
+// pebbleOptions are the Pebble options of the log.
+func pebbleOptions(cfg Config, lg *pebbleLogger, stalls *atomic.Int64) *pebble.Options {
+	opts := &pebble.Options{
+		EventListener: &pebble.EventListener{
+			// A write stall delays every session's events: worth a warning.
+			WriteStallBegin: func(i pebble.WriteStallBeginInfo) {
+				stalls.Add(1)
+				lg.log.Warn("pebble write stall", "reason", i.Reason)
+			},
+			WriteStallEnd: func() { lg.log.Warn("pebble write stall ended") },
+		},
+		FS:                 cfg.FS,
+		FormatMajorVersion: FormatMajorVersion,
+		Logger:             lg,
+		MemTableSize:       64 << 20,
+		ErrorIfNotPristine: false,
+	}
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	opts.Experimental.ValueSeparationPolicy = valueSeparation
+	return opts
+}
+
 // valueSeparation stores event records (≥ 256 bytes) in blob files written
 // once at flush; compactions then move only keys and small handles. The log
 // never overwrites or deletes a record, so blob files never hold garbage and
@@ -201,7 +255,9 @@ func valueSeparation() pebble.ValueSeparationPolicy {
 }
 
 // recover checks the format, finds the log's size, re-hashes the tail and
-// makes everything found durable.
+// makes everything found durable. Read-only, it writes nothing: a missing
+// format record is a *NotLogError, and what the WAL replay recovered stays
+// in memory.
 func (l *Log) recover(ctx context.Context) error {
 	format, err := l.getMeta(keyFormat)
 	if err != nil {
@@ -216,6 +272,8 @@ func (l *Log) recover(ctx context.Context) error {
 		return err
 	}
 	switch {
+	case format == nil && head == nil && !hasLast && l.cfg.ReadOnly:
+		return &NotLogError{Dir: l.cfg.Dir}
 	case format == nil && head == nil && !hasLast:
 		// A new log.
 		if err := l.db.Set(keyFormat, []byte(formatName), pebble.Sync); err != nil {
@@ -223,7 +281,7 @@ func (l *Log) recover(ctx context.Context) error {
 		}
 		return nil
 	case string(format) != formatName:
-		return fmt.Errorf("chain: %s holds format %q, want %q", l.cfg.Dir, format, formatName)
+		return &NotLogError{Dir: l.cfg.Dir, Format: string(format)}
 	case len(head) != 8:
 		return &CorruptRecordError{Seq: 0, Err: fmt.Errorf("%w: log size record of %d bytes", errRecord, len(head))}
 	}
@@ -277,8 +335,13 @@ func (l *Log) recover(ctx context.Context) error {
 	}
 	// What Pebble replayed from the WAL after a crash may still be only in
 	// the page cache; flush it to synced sstables before calling it durable.
-	if err := l.db.Flush(); err != nil {
-		return fmt.Errorf("chain: flush recovered log: %w", err)
+	// A read-only log reports what is stored, durable or not: its readers
+	// (exports) read only below a checkpoint, which the sealer writes with
+	// Sync after every event it covers.
+	if !l.cfg.ReadOnly {
+		if err := l.db.Flush(); err != nil {
+			return fmt.Errorf("chain: flush recovered log: %w", err)
+		}
 	}
 	l.next, l.prev = size, prev
 	l.committed.Store(size)
@@ -322,6 +385,9 @@ func (l *Log) lastSeq(prefix byte) (uint64, bool, error) {
 // nothing is written. Append blocks while the queue is full, and fails with
 // an error wrapping ErrStopped once the log has stopped.
 func (l *Log) Append(ctx context.Context, e *Entry) error {
+	if l.cfg.ReadOnly {
+		return ErrReadOnly
+	}
 	if err := validateHeader(&e.Header); err != nil {
 		return err
 	}
@@ -345,6 +411,9 @@ func (l *Log) Append(ctx context.Context, e *Entry) error {
 // group it joins, after every event queued before it. done, if set, is
 // called once the writes are durable (nil) or never will be.
 func (l *Log) Write(ctx context.Context, fn func(set func(key, value []byte)), done func(error)) error {
+	if l.cfg.ReadOnly {
+		return ErrReadOnly
+	}
 	p := pendingPool.Get().(*pending)
 	p.kvOnly = true
 	p.also = func(_ uint64, set func(k, v []byte)) { fn(set) }
@@ -718,8 +787,13 @@ func (l *Log) Err() error {
 	return nil
 }
 
-// WaitDurable waits until Durable() ≥ size.
+// WaitDurable waits until Durable() ≥ size. On a read-only log, whose
+// watermark never moves, it fails at once with ErrReadOnly if Durable() <
+// size.
 func (l *Log) WaitDurable(ctx context.Context, size uint64) error {
+	if l.cfg.ReadOnly && l.durable.Load() < size {
+		return fmt.Errorf("%w: waiting for size %d, stored %d", ErrReadOnly, size, l.durable.Load())
+	}
 	for {
 		l.notifyMu.Lock()
 		ch := l.notifyCh
@@ -745,6 +819,12 @@ func (l *Log) WaitDurable(ctx context.Context, size uint64) error {
 func (l *Log) Close() error {
 	if !l.closing.CompareAndSwap(false, true) {
 		return ErrClosed
+	}
+	if l.cfg.ReadOnly {
+		if err := l.db.Close(); err != nil {
+			return fmt.Errorf("chain: close pebble: %w", err)
+		}
+		return nil
 	}
 	for l.inflight.Load() != 0 {
 		time.Sleep(50 * time.Microsecond)
