@@ -176,6 +176,9 @@ func NewAnchorer(ctx context.Context, s *Sealer, cfg AnchorConfig) (*Anchorer, e
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if s.readOnly {
+		return nil, fmt.Errorf("seal: anchorer: %w", ErrReadOnly)
+	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
 	}

@@ -49,8 +49,8 @@ func DefaultConfig(origin string, key *Key) Config {
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Origin == "" || len(c.Origin) > maxOrigin || !utf8.ValidString(c.Origin) || strings.ContainsFunc(c.Origin, isControl) {
-		errs = append(errs, fmt.Errorf("Origin %q: want 1–%d bytes of UTF-8, no control characters", c.Origin, maxOrigin))
+	if err := checkOrigin(c.Origin); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Key == nil || c.Key.Signer == nil || c.Key.Verifier == nil {
 		errs = append(errs, errors.New("Key is missing"))
@@ -63,6 +63,13 @@ func (c *Config) Validate() error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("seal: config: %w", err)
+	}
+	return nil
+}
+
+func checkOrigin(o string) error {
+	if o == "" || len(o) > maxOrigin || !utf8.ValidString(o) || strings.ContainsFunc(o, isControl) {
+		return fmt.Errorf("Origin %q: want 1–%d bytes of UTF-8, no control characters", o, maxOrigin)
 	}
 	return nil
 }
@@ -109,10 +116,11 @@ type Sealer struct {
 	notify chan struct{} // closed and replaced when latest changes
 	err    error         // why the goroutine stopped, if it failed
 
-	cancel  context.CancelFunc
-	closing atomic.Bool
-	abort   chan struct{} // closed when Shutdown's ctx expires: skip the last round
-	done    chan struct{}
+	readOnly bool // OpenReader: no goroutine, no writes
+	cancel   context.CancelFunc
+	closing  atomic.Bool
+	abort    chan struct{} // closed when Shutdown's ctx expires: skip the last round
+	done     chan struct{}
 }
 
 // New opens the sealer of l and starts it. It refuses a stored tree that
@@ -135,12 +143,18 @@ func open(l *chain.Log, cfg Config) (*Sealer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return recoverSealer(l, cfg, cfg.Key.Verifier)
+}
+
+// recoverSealer reads the stored tree and newest checkpoint and checks them
+// against the log and each other (see New); it writes nothing.
+func recoverSealer(l *chain.Log, cfg Config, verifier note.Verifier) (*Sealer, error) {
 	s := &Sealer{
 		log:    l,
 		db:     l.DB(),
 		cfg:    cfg,
 		logger: cfg.Logger,
-		known:  note.VerifierList(cfg.Key.Verifier),
+		known:  note.VerifierList(verifier),
 		notify: make(chan struct{}),
 		abort:  make(chan struct{}),
 		done:   make(chan struct{}),
@@ -398,6 +412,9 @@ func (s *Sealer) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return ErrClosed
 	}
+	if s.readOnly {
+		return nil
+	}
 	s.cancel()
 	select {
 	case <-s.done:
@@ -443,7 +460,15 @@ func (s *Sealer) Latest() (*Checkpoint, error) {
 
 // WaitCheckpoint waits until a checkpoint covers size events (its size ≥
 // size) and returns the newest one.
+// A reader (OpenReader) returns at once: the newest checkpoint if it
+// covers size, else an error wrapping ErrReadOnly.
 func (s *Sealer) WaitCheckpoint(ctx context.Context, size uint64) (*Checkpoint, error) {
+	if s.readOnly {
+		if c := s.latest; c != nil && c.Size >= size {
+			return c, nil
+		}
+		return nil, fmt.Errorf("%w: no checkpoint covers %d events", ErrReadOnly, size)
+	}
 	for {
 		s.mu.Lock()
 		c, ch, err := s.latest, s.notify, s.err
