@@ -282,6 +282,10 @@ func (l *Log) recover(ctx context.Context) error {
 		return nil
 	case string(format) != formatName:
 		return &NotLogError{Dir: l.cfg.Dir, Format: string(format)}
+	case head == nil && !hasLast:
+		// Created, never appended to: the size record comes with the
+		// first group commit.
+		head = binary.BigEndian.AppendUint64(nil, 0)
 	case len(head) != 8:
 		return &CorruptRecordError{Seq: 0, Err: fmt.Errorf("%w: log size record of %d bytes", errRecord, len(head))}
 	}

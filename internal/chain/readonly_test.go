@@ -261,3 +261,30 @@ func TestOpenReadOnlyRefusesNonLog(t *testing.T) {
 		t.Errorf("Open of another format: %v", err)
 	}
 }
+
+// TestReopenEmptyLog: a log created and closed without an event has a
+// format record and no size record; it reopens empty, read-write and
+// read-only.
+func TestReopenEmptyLog(t *testing.T) {
+	ctx := context.Background()
+	l, cfg := openTestLog(t, nil)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(ctx, cfg.Dir, quietLogger())
+	if err != nil {
+		t.Fatalf("read-only: %v", err)
+	}
+	if ro.Durable() != 0 {
+		t.Errorf("read-only: size %d", ro.Durable())
+	}
+	ro.Close()
+	l, err = Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	if _, _, err := l.AppendWait(ctx, testEntry(0)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+}
