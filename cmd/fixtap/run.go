@@ -15,6 +15,7 @@ import (
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/fixmap"
+	"github.com/fixtap/fixtap/internal/snapshot"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
 )
@@ -79,8 +80,9 @@ func configError(w io.Writer, err error) error {
 	return fmt.Errorf("%d problems in the session file", len(errs))
 }
 
-// serve runs the tap until ctx ends. Shutdown order: stop the quickfix
-// acceptors and initiators (sessions log out), stop the clock (no more SNC
+// serve runs the tap until ctx ends. Shutdown order: stop the admin socket
+// (waiting for a snapshot in progress, which reads the log's DB), stop the
+// quickfix acceptors and initiators (sessions log out), stop the clock (no more SNC
 // events), stop anchoring and cut a final checkpoint over every durable
 // event, close the tap (releasing any callback blocked on storage) and the
 // log (drain, final fsync).
@@ -165,12 +167,25 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 			return fmt.Errorf("run: %s: %w", kind, err)
 		}
 	}
+	// Tools read the running tap's data through checkpoints made on this
+	// socket (internal/snapshot). Without it the tap still records.
+	admin, err := snapshot.Listen(ctx, f.Tap.DataDir, log, logger)
+	if err != nil {
+		logger.Error("no admin socket: tools cannot read this tap's data while it runs", "err", err)
+	}
 	logger.Info("fixtap running", "config", f, "log_size", log.Durable())
 	fmt.Fprintf(stdout, "fixtap: %d sessions up; log at %s holds %d events\n", len(f.Sessions), f.Tap.DataDir, log.Durable())
 	if opts.Ready != nil {
 		close(opts.Ready)
 	}
 	<-ctx.Done()
+	if admin != nil {
+		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := admin.Shutdown(actx); err != nil {
+			logger.Error("admin socket shutdown", "err", err)
+		}
+		cancel()
+	}
 	logger.Info("stopping: logging out sessions")
 	for _, stop := range stops {
 		stop()
