@@ -145,6 +145,11 @@ type FIX struct {
 	// the message arrived (a Logon opening a gap, typically): it is logged
 	// when received, before the resends that fill the gap.
 	AheadOfSequence bool `json:"AheadOfSequence,omitempty"`
+	// Unprocessed: the engine did not accept the message (an ERR_REJECT or
+	// ERR_PARSE event carrying its raw bytes), so its MsgSeqNum was not
+	// consumed and does not count as delivered; a later resend of the same
+	// number is logged as its own event.
+	Unprocessed bool `json:"Unprocessed,omitempty"`
 }
 
 // Trade is the VCP-TRADE block: order and execution fields copied verbatim

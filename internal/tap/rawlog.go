@@ -144,6 +144,7 @@ func (t *Tap) unprocessed(s *session, raw []byte, code, msg string) {
 	p := chain.Payload{Clock: clk, PolicyIdentification: &s.policy, FIX: m.Payload.FIX}
 	if p.FIX != nil {
 		p.FIX.Epoch = int64(s.epoch)
+		p.FIX.Unprocessed = true
 	}
 	p.ErrorDetails = &chain.ErrorDetails{ErrorCode: code, Severity: "WARNING", AffectedComponent: fixmap.ComponentSession,
 		ErrorMessage: strings.ToValidUTF8(msg, "\uFFFD")}
