@@ -1,0 +1,223 @@
+package verify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// An event line of events.jsonl is the RFC 8785 form of
+// {"Header":{…},"Payload":{…},"Security":{…}}: its keys in that (sorted)
+// order, no whitespace. splitLine finds the three members' exact bytes
+// without decoding them, so the hashed bytes are the bytes on disk.
+func splitLine(line []byte) (header, payload, security []byte, err error) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"Header":`))
+	if !ok {
+		return nil, nil, nil, errors.New(`line does not start with {"Header":`)
+	}
+	n, err := skipValue(rest)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("Header: %w", err)
+	}
+	header, rest = rest[:n], rest[n:]
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"Payload":`)); !ok {
+		return nil, nil, nil, errors.New(`Header is not followed by ,"Payload":`)
+	}
+	if n, err = skipValue(rest); err != nil {
+		return nil, nil, nil, fmt.Errorf("Payload: %w", err)
+	}
+	payload, rest = rest[:n], rest[n:]
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"Security":`)); !ok {
+		return nil, nil, nil, errors.New(`Payload is not followed by ,"Security":`)
+	}
+	if n, err = skipValue(rest); err != nil {
+		return nil, nil, nil, fmt.Errorf("Security: %w", err)
+	}
+	security, rest = rest[:n], rest[n:]
+	if string(rest) != "}" {
+		return nil, nil, nil, fmt.Errorf("%d unexpected bytes after Security", len(rest))
+	}
+	if header[0] != '{' || payload[0] != '{' || security[0] != '{' {
+		return nil, nil, nil, errors.New("Header, Payload and Security must be objects")
+	}
+	return header, payload, security, nil
+}
+
+// skipValue returns the length of the JSON value at the start of b. It
+// checks structure (brackets, strings, literals) but not every detail of
+// numbers or escapes: the canonical-form check does that.
+func skipValue(b []byte) (int, error) {
+	depth := 0
+	i := 0
+	for {
+		if i >= len(b) {
+			return 0, errors.New("truncated value")
+		}
+		switch c := b[i]; c {
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+			if depth < 0 {
+				return 0, errors.New("unbalanced brackets")
+			}
+		case '"':
+			i++
+			for {
+				if i >= len(b) {
+					return 0, errors.New("unterminated string")
+				}
+				if b[i] == '\\' {
+					i += 2
+					continue
+				}
+				if b[i] == '"' {
+					i++
+					break
+				}
+				i++
+			}
+		case ',', ':':
+			if depth == 0 {
+				return 0, fmt.Errorf("unexpected %q", c)
+			}
+			i++
+		default:
+			// a number or a literal
+			j := i
+			for j < len(b) && !bytes.ContainsRune([]byte(",:]}"), rune(b[j])) && b[j] != '"' && b[j] != '{' && b[j] != '[' {
+				j++
+			}
+			if j == i {
+				return 0, fmt.Errorf("unexpected byte %q", b[i])
+			}
+			i = j
+		}
+		if depth == 0 {
+			return i, nil
+		}
+	}
+}
+
+// security is the Security block as exported (docs/vcp-profile.md §1, §9d).
+type security struct {
+	Version, EventHash, PrevHash, HashAlgo string
+	Signature, SignAlgo, KeyID             string
+	MerkleRoot, AnchorReference            string
+	MerkleIndex                            int64
+	HasIndex                               bool
+}
+
+// parseSecurity decodes a canonical Security object: a flat object whose
+// values are strings or one integer. Unknown members are an error.
+func parseSecurity(b []byte) (security, error) {
+	var s security
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return s, errors.New("not an object")
+	}
+	rest := b[1 : len(b)-1]
+	for len(rest) > 0 {
+		if rest[0] != '"' {
+			return s, errors.New("want a member name")
+		}
+		end := bytes.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return s, errors.New("unterminated member name")
+		}
+		name := string(rest[1 : 1+end])
+		rest = rest[2+end:]
+		if len(rest) == 0 || rest[0] != ':' {
+			return s, fmt.Errorf("%s: want ':'", name)
+		}
+		rest = rest[1:]
+		n, err := skipValue(rest)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", name, err)
+		}
+		val := rest[:n]
+		rest = rest[n:]
+		if len(rest) > 0 {
+			if rest[0] != ',' {
+				return s, fmt.Errorf("%s: want ','", name)
+			}
+			rest = rest[1:]
+		}
+		if name == "MerkleIndex" {
+			v, err := strconv.ParseInt(string(val), 10, 64)
+			if err != nil || v < 0 {
+				return s, fmt.Errorf("MerkleIndex %s: want a non-negative integer", val)
+			}
+			s.MerkleIndex, s.HasIndex = v, true
+			continue
+		}
+		var str string
+		if len(val) >= 2 && val[0] == '"' && bytes.IndexByte(val, '\\') < 0 {
+			str = string(val[1 : len(val)-1])
+		} else if err := json.Unmarshal(val, &str); err != nil {
+			return s, fmt.Errorf("%s: want a string", name)
+		}
+		switch name {
+		case "Version":
+			s.Version = str
+		case "EventHash":
+			s.EventHash = str
+		case "PrevHash":
+			s.PrevHash = str
+		case "HashAlgo":
+			s.HashAlgo = str
+		case "Signature":
+			s.Signature = str
+		case "SignAlgo":
+			s.SignAlgo = str
+		case "KeyID":
+			s.KeyID = str
+		case "MerkleRoot":
+			s.MerkleRoot = str
+		case "AnchorReference":
+			s.AnchorReference = str
+		default:
+			return s, fmt.Errorf("unknown Security member %q", name)
+		}
+	}
+	return s, nil
+}
+
+// header and payload hold what the completeness and policy checks read.
+type header struct {
+	EventID         string `json:"EventID"`
+	TimestampInt    string `json:"TimestampInt"`
+	EventType       string `json:"EventType"`
+	ClockSyncStatus string `json:"ClockSyncStatus"`
+}
+
+type payload struct {
+	FIX *struct {
+		SessionID       string `json:"SessionID"`
+		MsgType         string `json:"MsgType"`
+		MsgSeqNum       int64  `json:"MsgSeqNum"`
+		Epoch           int64  `json:"Epoch"`
+		AheadOfSequence bool   `json:"AheadOfSequence"`
+		Unprocessed     bool   `json:"Unprocessed"`
+		RawSHA256       string `json:"RawSHA256"`
+	} `json:"FIX"`
+	TapSession *struct {
+		SessionID        string `json:"SessionID"`
+		Reason           string `json:"Reason"`
+		PrevEpoch        int64  `json:"PrevEpoch"`
+		PrevNextExpected int64  `json:"PrevNextExpected"`
+		Epoch            int64  `json:"Epoch"`
+		NextExpected     int64  `json:"NextExpected"`
+	} `json:"TapSession"`
+	ErrorDetails *struct {
+		ErrorCode string `json:"ErrorCode"`
+	} `json:"ErrorDetails"`
+	PolicyIdentification *struct {
+		PolicyID        string `json:"PolicyID"`
+		ConformanceTier string `json:"ConformanceTier"`
+	} `json:"PolicyIdentification"`
+	AnchorRecord json.RawMessage `json:"AnchorRecord"`
+}
