@@ -31,6 +31,8 @@ fuzz_targets=(
 	"FuzzParseCheckpointText ./internal/seal"
 	"FuzzDecodeCheckpointRecord ./internal/seal"
 	"FuzzDecodeAnchorRecord ./internal/seal"
+	"FuzzParseKey ./internal/index"
+	"FuzzScan ./internal/index"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 

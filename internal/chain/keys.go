@@ -14,7 +14,7 @@ import "encoding/binary"
 //	't' + tlog.StoredHashIndex(8)        Merkle tree nodes (internal/seal)
 //	'c' + tree size(8)                  checkpoints (internal/seal)
 //	'a' + …                             anchors (internal/seal)
-//	'x' + …                             derived lookup indexes
+//	'x' + …                             derived lookup indexes (internal/index: 'x'+sub-prefix, see its keys.go)
 const (
 	PrefixMeta      = 'm'
 	PrefixEvent     = 'e'
