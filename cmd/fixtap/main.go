@@ -59,6 +59,9 @@ var commands = []command{
 	{"run", "run the tap: the FIX sessions of a QuickFIX-format session file (-config FILE; -check validates and exits)", runRun},
 	{"demo", "show the whole pipeline on this machine with embedded defaults (a sender, a local TSA, a temporary data dir)", runDemo},
 	{"keygen", "write a new Ed25519 event-signing key file (mode 0600) and print its public key and KeyID", runKeygen},
+	{"export", "write an evidence bundle (the whole log, a seq or time range, a session or an order) for offline verification", runExport},
+	{"verify", "verify an evidence bundle offline: every event, the tree, checkpoints, anchors, completeness (exit 0 only if all holds)", runVerify},
+	{"proof", "write a standalone proof bundle for one event (by EventID or log seq)", runProof},
 	{"loadgen", "send a drop-copy stream to a tap (tests, trials, benchmarks)", runLoadgen},
 }
 

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/clock"
+	"github.com/fixtap/fixtap/internal/export"
+	"github.com/fixtap/fixtap/internal/index"
+	"github.com/fixtap/fixtap/internal/seal"
+	"github.com/fixtap/fixtap/internal/snapshot"
+	"github.com/fixtap/fixtap/internal/tapconfig"
+	"github.com/fixtap/fixtap/internal/verify"
+)
+
+// reader is a read-only view of a tap's data: its log (a snapshot when a
+// tap is running), sealed tree and the export source built from its keys.
+type reader struct {
+	f       *tapconfig.File
+	log     *chain.Log
+	seal    *seal.Sealer
+	src     *export.Source
+	cleanup func() error
+}
+
+// openReader opens the data dir of the tap f configures, read-only and
+// safe while the tap runs (internal/snapshot).
+func openReader(ctx context.Context, f *tapconfig.File) (*reader, error) {
+	priv, err := chain.LoadPrivateKeyFile(f.Tap.SigningKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	key, err := seal.LoadKeyFile(checkpointKeyFile(f.Tap.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	var roots []byte
+	if f.Tap.TSATrustRootsFile != "" {
+		if roots, err = os.ReadFile(f.Tap.TSATrustRootsFile); err != nil {
+			return nil, err
+		}
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l, cleanup, err := snapshot.Open(ctx, f.Tap.DataDir, quiet)
+	if err != nil {
+		return nil, err
+	}
+	s, err := seal.OpenReader(l, origin(f), key.Verifier)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	return &reader{f: f, log: l, seal: s, cleanup: cleanup, src: &export.Source{
+		Log: l, Seal: s, Origin: origin(f), ManifestSigner: key.Signer, CheckpointVKey: key.VerifierKey,
+		EventKeys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}, TSARootsPEM: roots,
+		Tier: f.Tap.Tier, PolicyID: f.Tap.PolicyID, Now: clock.Wall,
+	}}, nil
+}
+
+// Close closes the log and removes the snapshot, if one was taken.
+func (r *reader) Close() error { return r.cleanup() }
+
+// runExport is `fixtap export`.
+func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := fs.String("config", "", "the tap's session file (finds its data dir and keys)")
+	out := fs.String("o", "", "bundle to write: a directory, or an archive if it ends in .tar, .tar.gz or .tgz")
+	all := fs.Bool("all", false, "the whole log up to the newest checkpoint (the default when nothing else is selected)")
+	seqs := fs.String("seq", "", "log seq range FROM:TO (TO exclusive; either may be empty)")
+	from := fs.String("from", "", "capture time range start, RFC 3339 (with -to)")
+	to := fs.String("to", "", "capture time range end, RFC 3339, exclusive")
+	session := fs.String("session", "", "one FIX session's events (its name as the tap logs it, e.g. FIX.4.4:TAP->BROKER); with -order, narrows the order search")
+	order := fs.String("order", "", "one order's whole lifecycle, by ClOrdID, OrigClOrdID, OrderID or ExecID")
+	redact := fs.Bool("redact-raw", false, "leave the raw FIX bytes out (their SHA-256 stays in each event)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfg == "" || *out == "" || fs.NArg() != 0 {
+		return &usageError{"export: want -config FILE -o BUNDLE and a selection (-all, -seq, -from/-to, -session, -order)"}
+	}
+	f, err := tapconfig.Load(*cfg)
+	if err != nil {
+		return configError(stderr, err)
+	}
+	r, err := openReader(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	req, err := selectEvents(ctx, r, *all, *seqs, *from, *to, *session, *order)
+	if err != nil {
+		return err
+	}
+	req.RedactRaw = *redact
+	m, err := writeBundle(ctx, r.src, req, *out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "fixtap: wrote %s bundle %s: %d events (seq %d..%d), %d checkpoints, %d anchors, tree size %d\n",
+		m.Kind, *out, m.Events, m.FirstSeq, m.LastSeq, len(m.Checkpoints), len(m.Anchors), m.TreeSize)
+	fmt.Fprintf(stdout, "verify it with: fixtap verify %s\n", *out)
+	return nil
+}
+
+func writeBundle(ctx context.Context, src *export.Source, req export.Request, out string) (*verify.Manifest, error) {
+	if strings.HasSuffix(out, ".tar") || strings.HasSuffix(out, ".tar.gz") || strings.HasSuffix(out, ".tgz") {
+		return export.WriteArchive(ctx, src, req, out)
+	}
+	return export.WriteDir(ctx, src, req, out)
+}
+
+// selectEvents turns the selection flags into an export request, using
+// the derived indexes (internal/index) for time, session and order.
+func selectEvents(ctx context.Context, r *reader, all bool, seqs, from, to, session, order string) (export.Request, error) {
+	n := uint64(0)
+	if c, err := r.seal.Latest(); err == nil {
+		n = c.Size
+	}
+	var req export.Request
+	var err error
+	switch {
+	case order != "":
+		req.Selection = verify.Selection{By: "order", Order: order, Session: session}
+		req.Seqs, err = index.Order(ctx, r.log, session, order)
+	case session != "":
+		req.Selection = verify.Selection{By: "session", Session: session}
+		req.Seqs, err = index.Session(ctx, r.log, session)
+	case from != "" || to != "":
+		var a, b time.Time
+		if a, err = time.Parse(time.RFC3339Nano, from); err != nil {
+			return req, &usageError{fmt.Sprintf("export: -from %q: want RFC 3339", from)}
+		}
+		if b, err = time.Parse(time.RFC3339Nano, to); err != nil {
+			return req, &usageError{fmt.Sprintf("export: -to %q: want RFC 3339", to)}
+		}
+		req.Selection = verify.Selection{By: "time", From: from, To: to}
+		req.Seqs, err = index.TimeRange(ctx, r.log, a.UnixNano(), b.UnixNano())
+	case seqs != "":
+		lo, hi, ok := strings.Cut(seqs, ":")
+		a, b := uint64(0), n
+		var e1, e2 error
+		if lo != "" {
+			a, e1 = strconv.ParseUint(lo, 10, 64)
+		}
+		if hi != "" {
+			b, e2 = strconv.ParseUint(hi, 10, 64)
+		}
+		if !ok || e1 != nil || e2 != nil || a >= b {
+			return req, &usageError{fmt.Sprintf("export: -seq %q: want FROM:TO with FROM < TO", seqs)}
+		}
+		req.Selection = verify.Selection{By: "seq", From: strconv.FormatUint(a, 10), To: strconv.FormatUint(b, 10)}
+		for s := a; s < min(b, n); s++ {
+			req.Seqs = append(req.Seqs, s)
+		}
+		if a == 0 && b >= n {
+			req.All = true
+		}
+	default:
+		_ = all
+		req.Selection = verify.Selection{By: "all"}
+		req.All = true
+	}
+	if err != nil {
+		return req, err
+	}
+	if !req.All && len(req.Seqs) == 0 {
+		return req, errors.New("export: the selection matches no event")
+	}
+	return req, nil
+}
+
+type recordT = chain.Record
+
+// loadConfig loads a session file, printing a refusal the way `run` does.
+func loadConfig(stderr io.Writer, path string) (*tapconfig.File, error) {
+	f, err := tapconfig.Load(path)
+	if err != nil {
+		return nil, configError(stderr, err)
+	}
+	return f, nil
+}
