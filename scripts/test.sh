@@ -31,6 +31,10 @@ fuzz_targets=(
 	"FuzzParseCheckpointText ./internal/seal"
 	"FuzzDecodeCheckpointRecord ./internal/seal"
 	"FuzzDecodeAnchorRecord ./internal/seal"
+	"FuzzParseLine ./internal/verify"
+	"FuzzParseTlogProof ./internal/verify"
+	"FuzzParseCheckpoint ./internal/verify"
+	"FuzzReadArchive ./internal/verify"
 	"FuzzParseKey ./internal/index"
 	"FuzzScan ./internal/index"
 )
