@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,16 +167,28 @@ func TestRunServes(t *testing.T) {
 	}
 }
 
-// TestDemo runs `fixtap demo` as a new user would (in-process here) and
-// checks that it succeeds and that its summary accounts for the whole log.
+// TestDemo runs `fixtap demo` as a new user would: the built binary, as
+// a subprocess. It must exit 0 with a VERIFIED verdict, and the bundle it
+// wrote must verify again with `fixtap verify` (exit 0) with the keys and
+// TSA root pinned from the demo dir.
 func TestDemo(t *testing.T) {
-	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"demo", "-messages", "2000", "-dir", t.TempDir()}, &out, &errb); err != nil {
-		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errb.String())
+	bin := filepath.Join(t.TempDir(), "fixtap")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	for _, want := range []string{"summary", "epoch 0", "epoch 1", "anchors", "the newest covers"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("summary lacks %q:\n%s", want, out.String())
+	dir := t.TempDir()
+	out, err := exec.Command(bin, "demo", "-messages", "2000", "-dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("fixtap demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"summary", "epoch 0", "epoch 1", "anchors", "the newest covers", "verdict       VERIFIED"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	out, err = exec.Command(bin, "verify", filepath.Join(dir, "bundle"), "-key", filepath.Join(dir, "tap.key.pub"),
+		"-tsa-roots", filepath.Join(dir, "tsa-root.pem")).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("VERIFIED")) {
+		t.Fatalf("fixtap verify of the demo's bundle: %v\n%s", err, out)
 	}
 }
