@@ -15,6 +15,7 @@ import (
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/fixmap"
+	"github.com/fixtap/fixtap/internal/index"
 	"github.com/fixtap/fixtap/internal/snapshot"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
@@ -84,8 +85,9 @@ func configError(w io.Writer, err error) error {
 // (waiting for a snapshot in progress, which reads the log's DB), stop the
 // quickfix acceptors and initiators (sessions log out), stop the clock (no more SNC
 // events), stop anchoring and cut a final checkpoint over every durable
-// event, close the tap (releasing any callback blocked on storage) and the
-// log (drain, final fsync).
+// event, close the tap (releasing any callback blocked on storage), stop the
+// indexer (it resumes from its watermark next time) and close the log
+// (drain, final fsync).
 func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer, opts serveOptions) error {
 	priv, err := chain.LoadPrivateKeyFile(f.Tap.SigningKeyFile)
 	if err != nil {
@@ -167,6 +169,15 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 			return fmt.Errorf("run: %s: %w", kind, err)
 		}
 	}
+	// The lookup indexes are built behind the log (internal/index); started
+	// once the sessions are up, so a catch-up after a restart never delays
+	// them. Without it lookups scan the log instead.
+	ixc := index.DefaultConfig()
+	ixc.Logger = logger
+	ix, err := index.New(ctx, log, ixc)
+	if err != nil {
+		logger.Error("no indexer: lookups will scan the log", "err", err)
+	}
 	// Tools read the running tap's data through checkpoints made on this
 	// socket (internal/snapshot). Without it the tap still records.
 	admin, err := snapshot.Listen(ctx, f.Tap.DataDir, log, logger)
@@ -196,6 +207,13 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	}
 	stopSeal() // the final checkpoint covers every event
 	tp.Close()
+	if ix != nil {
+		ictx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := ix.Shutdown(ictx); err != nil {
+			logger.Error("indexer shutdown", "err", err)
+		}
+		cancel()
+	}
 	err = log.Close()
 	logger.Info("stopped", "err", err)
 	return err
