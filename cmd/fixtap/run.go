@@ -107,6 +107,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	lc.Logger = logger
 	lc.Fatal = func(err error) {
 		logger.Error("storage failed; stopping so that nothing unrecorded is acknowledged", "err", err)
+		sdNotify(logger, "STATUS=storage failed, exiting: "+err.Error())
 		os.Exit(exitStorage)
 	}
 	log, err := chain.Open(ctx, lc)
@@ -189,7 +190,10 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	if opts.Ready != nil {
 		close(opts.Ready)
 	}
+	notifyReady(logger, len(f.Sessions), log.Durable()) // systemd: notify.go
+	stopWatchdog := startWatchdog(log, logger)
 	<-ctx.Done()
+	notifyStopping(logger)
 	if admin != nil {
 		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := admin.Shutdown(actx); err != nil {
@@ -214,6 +218,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		}
 		cancel()
 	}
+	stopWatchdog() // it probes the log: stop it before the log closes
 	err = log.Close()
 	logger.Info("stopped", "err", err)
 	return err
