@@ -11,8 +11,8 @@
 // watermark is wherever the last round that reached the disk left it, and
 // the Indexer resumes from there.
 //
-// Lookups (Order, ByKey, Session, SessionLast, Sessions, TimeRange) read the index below
-// its watermark and scan the records above it, so they are complete over
-// every durable event whether the Indexer is running, lagging or was never
-// started. They work on any *chain.Log.
+// Lookups (Order, ByKey, Session, SessionLast, Sessions, TimeRange) read
+// the index below its watermark and scan the records above it, so they are
+// complete over every durable event whether the Indexer is running, lagging
+// or was never started. They work on any *chain.Log.
 package index
