@@ -92,6 +92,10 @@ type Config struct {
 	// directory: read a running tap's data through a checkpoint
 	// (internal/snapshot).
 	ReadOnly bool
+	// Now, if set, times each group commit for Log.CommitLatency (read
+	// twice per group, never per event). fixtap passes clock.Wall; chain
+	// itself never reads wall time.
+	Now func() time.Time
 }
 
 // DefaultConfig returns the defaults: fsync per group commit, signing

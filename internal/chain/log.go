@@ -47,6 +47,7 @@ type Log struct {
 
 	committed atomic.Uint64 // size written to Pebble (maybe not yet fsync'd)
 	durable   atomic.Uint64 // size fsync'd: every seq < durable is on disk
+	latency   latencyHist   // group commit → durable, when cfg.Now is set
 
 	notifyMu sync.Mutex
 	notifyCh chan struct{} // closed and replaced when durable advances
@@ -109,6 +110,7 @@ type group struct {
 	first, end uint64 // the group is [first, end)
 	ps         []*pending
 	b          *pebble.Batch // SyncPerGroup: the batch whose fsync is awaited
+	start      time.Time     // when the committer took it (cfg.Now; zero without)
 }
 
 // Open opens (creating if needed) the log in cfg.Dir, recovers it and
@@ -532,6 +534,10 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 	}
 	first := l.next
 	prev := l.prev
+	var start time.Time
+	if l.cfg.Now != nil {
+		start = l.cfg.Now() // once per group, for CommitLatency
+	}
 	b := l.batch()
 	set := func(k, v []byte) { _ = b.Set(k, v, nil) }
 	seq := first
@@ -558,7 +564,7 @@ func (l *Log) commitGroup(ps []*pending, kbuf []byte) {
 	}
 	end := seq
 	_ = b.Set(keyHead, binary.BigEndian.AppendUint64(nil, end), nil)
-	g := group{first: first, end: end, ps: append([]*pending(nil), ps...)}
+	g := group{first: first, end: end, ps: append([]*pending(nil), ps...), start: start}
 	var err error
 	if l.cfg.Durability == SyncPerGroup {
 		// Pipelined group commit: the batch is written to the WAL and the
@@ -635,7 +641,15 @@ func (l *Log) syncWaitLoop() {
 			continue
 		}
 		l.advance(g.end)
+		l.observe(g)
 		l.finish(g.ps, nil)
+	}
+}
+
+// observe records g's commit latency, once it is durable.
+func (l *Log) observe(g group) {
+	if l.cfg.Now != nil && !g.start.IsZero() {
+		l.latency.observe(l.cfg.Now().Sub(g.start))
 	}
 }
 
@@ -729,6 +743,7 @@ func (l *Log) syncNow() {
 	l.unsynced = l.unsynced[n:]
 	l.unsyncedMu.Unlock()
 	for _, g := range gs {
+		l.observe(g)
 		l.finish(g.ps, nil)
 	}
 }
