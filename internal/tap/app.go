@@ -22,6 +22,7 @@ func (t *Tap) OnCreate(id quickfix.SessionID) {
 func (t *Tap) OnLogon(id quickfix.SessionID) {
 	if s, err := t.session(id); err == nil {
 		s.loggedOn, s.sawLogout = true, false
+		s.stats.loggedOn.Store(true)
 	}
 }
 
@@ -36,6 +37,7 @@ func (t *Tap) OnLogout(id quickfix.SessionID) {
 		return
 	}
 	s.loggedOn = false
+	s.stats.loggedOn.Store(false)
 	if s.sawLogout {
 		return
 	}
@@ -67,6 +69,7 @@ func (t *Tap) ToAdmin(msg *quickfix.Message, id quickfix.SessionID) {
 		t.unprocessed(s, raw, fixmap.ErrCodeReject, why)
 		return
 	}
+	s.stats.rejects.Add(1)
 	h, clk := t.header(s, chain.ERR, "", "", "")
 	t.append(s, &chain.Entry{Header: h, Raw: []byte(msg.String()), Payload: chain.Payload{
 		Clock:                clk,
@@ -106,7 +109,11 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	raw := msg.Bytes()
 	seq, _ := msg.Header.GetInt(34)
 	s.consume(raw, seq)
-	if possDup, _ := msg.Header.GetBool(43); possDup && (s.ahead[seq] || t.logged(s, seq, seq+1) > 0) {
+	possDup, _ := msg.Header.GetBool(43)
+	if possDup {
+		s.stats.resends.Add(1)
+	}
+	if possDup && (s.ahead[seq] || t.logged(s, seq, seq+1) > 0) {
 		// A resend of a MsgSeqNum already logged out of order (before a
 		// restart, perhaps): not logged twice, but the counter moves past
 		// it as the engine's does.
@@ -149,6 +156,7 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	}
 	e := &chain.Entry{Header: h, Payload: m.Payload, Raw: raw} // Append copies it into the record before returning
 	if seq > s.in {
+		s.gap()
 		if s.ahead == nil {
 			s.ahead = map[int]bool{}
 		}
@@ -170,7 +178,10 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 			set(idx, u64(logSeq))
 		}
 	}
-	t.append(s, e)
+	if t.append(s, e) {
+		s.stats.messages.Add(1)
+		s.stats.lastIn.Store(int64(seq))
+	}
 }
 
 func isLogon(msg *quickfix.Message) bool  { return msg.IsMsgTypeOf("A") }

@@ -94,8 +94,10 @@ func (t *Tap) settle(s *session) {
 	possDup, _ := m.Get(43)
 	switch {
 	case seq > 0 && seq < s.in && possDup == "Y":
+		s.stats.resends.Add(1)
 		return // a resend of a MsgSeqNum already logged: not logged twice
 	case seq > s.in:
+		s.gap()
 		if s.deferred == nil {
 			s.deferred = map[int][]byte{}
 		}
@@ -136,6 +138,7 @@ func (t *Tap) settleAll(s *session) {
 
 // unprocessed records raw bytes the engine did not pass to the tap.
 func (t *Tap) unprocessed(s *session, raw []byte, code, msg string) {
+	s.stats.rejects.Add(1)
 	m, err := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true})
 	if err != nil {
 		return

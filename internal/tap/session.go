@@ -59,6 +59,13 @@ type session struct {
 	// roots maps ClOrdID → root ClOrdID of its replace chain, and OrderID →
 	// root, so every event of one order shares a TraceID (profile §1).
 	roots map[string]string
+
+	// stats are read by Tap.Stats from other goroutines (stats.go); the
+	// gap* fields tell a new gap from messages beyond one already counted.
+	stats    sessionStats
+	gapOpen  bool
+	gapEpoch uint64
+	gapIn    int
 }
 
 // maxRoots bounds the replace-chain memory of one session; past it the map
@@ -104,6 +111,8 @@ func (s *session) load(db *pebble.DB) error {
 		s.ctime = time.Unix(0, int64(v)).UTC()
 	}
 	s.persistedIn = s.in
+	s.stats.lastIn.Store(int64(s.in - 1))
+	s.stats.lastOut.Store(int64(s.out - 1))
 	return nil
 }
 

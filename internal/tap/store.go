@@ -29,6 +29,7 @@ func (st *store) SetNextSenderMsgSeqNum(next int) error {
 		return fmt.Errorf("tap: persist outgoing MsgSeqNum of %s: %w", st.s.name, err)
 	}
 	st.s.out = next
+	st.s.stats.lastOut.Store(int64(next - 1))
 	return nil
 }
 
