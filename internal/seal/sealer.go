@@ -37,6 +37,10 @@ type Config struct {
 	MaxBatch int
 	// Logger receives the sealer's messages; nil means slog.Default().
 	Logger *slog.Logger
+	// OnCheckpoint, if set, is called on the sealer's goroutine after each
+	// new checkpoint is stored (fixtap's metrics note its age). It must
+	// not block.
+	OnCheckpoint func(*Checkpoint)
 }
 
 // DefaultConfig returns the defaults: a checkpoint every 500ms while events
@@ -370,6 +374,9 @@ func (s *Sealer) cut() error {
 	close(s.notify)
 	s.notify = make(chan struct{})
 	s.mu.Unlock()
+	if s.cfg.OnCheckpoint != nil {
+		s.cfg.OnCheckpoint(c)
+	}
 	return nil
 }
 

@@ -100,6 +100,8 @@ func TestSealerEndToEnd(t *testing.T) {
 	l := openLog(t, t.TempDir())
 	defer l.Close()
 	cfg := testConfig(t)
+	var hooked []uint64 // OnCheckpoint runs on the sealer's goroutine; read after Close
+	cfg.OnCheckpoint = func(c *Checkpoint) { hooked = append(hooked, c.Size) }
 	s, err := New(context.Background(), l, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +128,8 @@ func TestSealerEndToEnd(t *testing.T) {
 	if err := s.Close(); !errors.Is(err, ErrClosed) {
 		t.Errorf("second Close: %v, want ErrClosed", err)
 	}
-	if got := len(storedCheckpoints(t, l.DB())); got < 4 {
-		t.Errorf("%d checkpoints, want at least one per wave", got)
+	if got := len(storedCheckpoints(t, l.DB())); got < 4 || len(hooked) != got || hooked[len(hooked)-1] != uint64(n) {
+		t.Errorf("%d checkpoints, want at least one per wave; OnCheckpoint saw sizes %v", got, hooked)
 	}
 	verifyAgainstCheckpoints(t, s, l, cfg.Key.VerifierKey)
 }
