@@ -3,6 +3,7 @@ module github.com/fixtap/fixtap
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.1.0
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/digitorus/pkcs7 v0.0.0-20250730155240-ffadbf3f398c

@@ -35,6 +35,7 @@ fuzz_targets=(
 	"FuzzParseTlogProof ./internal/verify"
 	"FuzzParseCheckpoint ./internal/verify"
 	"FuzzReadArchive ./internal/verify"
+	"FuzzExtract ./internal/verify"
 	"FuzzParseKey ./internal/index"
 	"FuzzScan ./internal/index"
 )

@@ -43,16 +43,47 @@ func Transform(in []byte) ([]byte, error) {
 		// append grows it if not.
 		data: make([]byte, 0, len(in)/4+16),
 	}
-	p.skipSpace()
-	root, err := p.value()
+	root, err := p.parse()
 	if err != nil {
 		return nil, err
 	}
-	p.skipSpace()
-	if p.pos < len(in) {
-		return nil, p.unexpected("after the JSON value")
-	}
 	return p.write(make([]byte, 0, len(in)), root), nil
+}
+
+// parse parses p.in as one JSON text and returns its root node.
+func (p *parser) parse() (int, error) {
+	p.skipSpace()
+	root, err := p.value()
+	if err != nil {
+		return 0, err
+	}
+	p.skipSpace()
+	if p.pos < len(p.in) {
+		return 0, p.unexpected("after the JSON value")
+	}
+	return root, nil
+}
+
+// A Transformer is Transform for callers that canonicalize many documents
+// (the bundle verifier checks every event): it keeps its buffers between
+// calls instead of allocating them each time. The result of Transform is
+// valid until the next call. A Transformer is not safe for concurrent use;
+// the zero value is ready.
+type Transformer struct {
+	p   parser
+	out []byte
+}
+
+// Transform is the package's Transform, into reused buffers.
+func (t *Transformer) Transform(in []byte) ([]byte, error) {
+	t.p = parser{in: in, nodes: t.p.nodes[:0], data: t.p.data[:0], order: t.p.order[:0]}
+	root, err := t.p.parse()
+	if err != nil {
+		return nil, err
+	}
+	t.out = t.p.write(t.out[:0], root)
+	t.p.in = nil
+	return t.out, nil
 }
 
 // kind is the type of a parsed JSON value.

@@ -368,19 +368,26 @@ func (c *collector) complete(k epochKey, e *epochState) {
 // anchor are reported as sealed but not yet anchored.
 func (v *verifier) crossChecks() {
 	var anchored uint64
+	// newestBelow[j]: the index of the newest capture time among the
+	// first j+1 events (seqs ascend), so each anchor is one binary search.
+	newestBelow := make([]int, len(v.seqs))
+	for j := range v.seqs {
+		newestBelow[j] = j
+		if j > 0 && v.times[newestBelow[j-1]] >= v.times[j] {
+			newestBelow[j] = newestBelow[j-1]
+		}
+	}
 	for i, a := range v.r.Anchors {
 		if !a.OK {
 			continue
 		}
 		anchored = max(anchored, a.TreeSize)
 		gen, _ := parseRFC3339(a.GenTime)
-		// the newest capture time among bundle events below TreeSize
 		var newest int64
-		var at int = -1
-		for j, s := range v.seqs {
-			if s < a.TreeSize && v.times[j] > newest {
-				newest, at = v.times[j], j
-			}
+		at := -1
+		if k := sort.Search(len(v.seqs), func(i int) bool { return v.seqs[i] >= a.TreeSize }); k > 0 {
+			at = newestBelow[k-1]
+			newest = v.times[at]
 		}
 		if at >= 0 && gen < newest-int64(maxClockSkew) {
 			v.r.Anchors[i].OK = false

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 )
 
@@ -50,6 +51,52 @@ func FuzzReadArchive(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if fsys, err := ReadArchive(bytes.NewReader(b)); err == nil {
 			ReadManifest(fsys)
+		}
+	})
+}
+
+// FuzzExtract: the field extraction returns exactly the values
+// encoding/json put into a Header and a Payload (member names are exact
+// here, as in canonical events; encoding/json would also match other
+// letter cases, which the verifier does not).
+func FuzzExtract(f *testing.F) {
+	f.Add("01a2-x", "EXE", "1795000000000000000", "NTP_SYNCED", "FIX.4.4:A->B", "8", int64(7), int64(2), true, false, "ab\"c\u0001", "GOLD", int64(5))
+	f.Fuzz(func(t *testing.T, id, typ, ts, status, session, msgType string, seq, epoch int64, ahead, unproc bool, reason, tier string, next int64) {
+		h := header{EventID: id, TimestampInt: ts, EventType: typ, ClockSyncStatus: status}
+		p := payload{FIX: &fixBlock{SessionID: session, MsgType: msgType, MsgSeqNum: seq, Epoch: epoch, AheadOfSequence: ahead, Unprocessed: unproc, RawSHA256: reason},
+			TapSession:           &tapSession{SessionID: session, Reason: reason, PrevEpoch: epoch, PrevNextExpected: seq, Epoch: epoch + 1, NextExpected: next},
+			ErrorDetails:         &errorDetails{ErrorCode: reason},
+			PolicyIdentification: &policyIdentification{PolicyID: id, ConformanceTier: tier}}
+		hb, err := json.Marshal(struct {
+			header
+			Extra any
+		}{h, map[string]any{"a": []any{1, "x", nil}}})
+		if err != nil {
+			return
+		}
+		pb, _ := json.Marshal(struct {
+			payload
+			Clock any `json:"Clock"`
+		}{p, map[string]string{"MaxErrorNs": "1"}})
+		// The reference is what encoding/json reads back (it replaces
+		// invalid UTF-8 when marshalling).
+		var href header
+		var pref payload
+		json.Unmarshal(hb, &href)
+		json.Unmarshal(pb, &pref)
+		h, p = href, pref
+		var h2 header
+		var p2 payload
+		if err := extractHeader(hb, &h2); err != nil || h2 != h {
+			t.Fatalf("header %s: %+v, %v", hb, h2, err)
+		}
+		if err := extractPayload(pb, &p2); err != nil {
+			t.Fatalf("payload %s: %v", pb, err)
+		}
+		a, _ := json.Marshal(p)
+		b, _ := json.Marshal(p2)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("payload %s: extracted %s", pb, b)
 		}
 	})
 }

@@ -570,6 +570,9 @@ type evResult struct {
 	hdr      header
 	pay      payload
 	time     int64
+	sig      *batchItem // a well-formed signature awaiting its batch
+	sigPub   ed25519.PublicKey
+	keyID    string
 }
 
 type job struct {
@@ -605,10 +608,12 @@ func (v *verifier) checkEvents() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var tr jcs.Transformer
 			for j := range work {
 				for i, line := range j.lines {
-					v.checkLine(line, &j.res[i])
+					v.checkLine(line, &j.res[i], &tr)
 				}
+				v.checkSignatures(j.res)
 				close(j.done)
 			}
 		}()
@@ -734,7 +739,7 @@ func (v *verifier) loadProofs() error {
 }
 
 // checkLine does every check of one event that needs no other event.
-func (v *verifier) checkLine(line []byte, r *evResult) {
+func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 	hdr, pay, sec, err := splitLine(line)
 	if err != nil {
 		r.err = err.Error()
@@ -747,12 +752,12 @@ func (v *verifier) checkLine(line []byte, r *evResult) {
 	}
 	r.seq, r.hasSeq = uint64(s.MerkleIndex), s.HasIndex
 	r.merkle = s.MerkleRoot
-	if err := json.Unmarshal(hdr, &r.hdr); err != nil {
+	if err := extractHeader(hdr, &r.hdr); err != nil {
 		r.err = "Header: " + err.Error()
 		return
 	}
 	r.id = r.hdr.EventID
-	if err := json.Unmarshal(pay, &r.pay); err != nil {
+	if err := extractPayload(pay, &r.pay); err != nil {
 		r.err = "Payload: " + err.Error()
 		return
 	}
@@ -769,7 +774,7 @@ func (v *verifier) checkLine(line []byte, r *evResult) {
 		name string
 		b    []byte
 	}{{"Header", hdr}, {"Payload", pay}, {"Security", sec}} {
-		c, err := jcs.Transform(m.b)
+		c, err := tr.Transform(m.b)
 		if err != nil {
 			fail("canonical", "%s is not valid JSON for RFC 8785: %v", m.name, err)
 		} else if !bytes.Equal(c, m.b) {
@@ -809,8 +814,10 @@ func (v *verifier) checkLine(line []byte, r *evResult) {
 			fail("Signature", "KeyID %q is not a trusted event-signing key", s.KeyID)
 		case s.SignAlgo != "ED25519" || err != nil || len(sig) != ed25519.SignatureSize:
 			fail("Signature", "SignAlgo %q, Signature %q: want ED25519 and 64 base64 bytes", s.SignAlgo, s.Signature)
-		case !ed25519.Verify(pub, stored[:], sig):
-			fail("Signature", "Ed25519 signature by KeyID %s does not verify over EventHash %s", s.KeyID, s.EventHash)
+		default:
+			// Checked with the rest of the chunk (batch.go).
+			r.sig, r.sigPub = &batchItem{msg: stored, sig: sig}, pub
+			r.keyID = s.KeyID
 		}
 	}
 	// Raw FIX bytes against FIX.RawSHA256.
@@ -860,4 +867,27 @@ func parseRFC3339(s string) (int64, error) {
 		return 0, err
 	}
 	return t.UnixNano(), nil
+}
+
+// checkSignatures verifies the chunk's well-formed signatures in one batch
+// per key; a signature that fails is named with its event.
+func (v *verifier) checkSignatures(res []evResult) {
+	byKey := map[string][]*batchItem{}
+	pubs := map[string]ed25519.PublicKey{}
+	for i := range res {
+		if r := &res[i]; r.sig != nil {
+			byKey[r.keyID] = append(byKey[r.keyID], r.sig)
+			pubs[r.keyID] = r.sigPub
+		}
+	}
+	for id, items := range byKey {
+		verifyBatch(pubs[id], items)
+	}
+	for i := range res {
+		r := &res[i]
+		if r.sig != nil && !r.sig.ok {
+			r.failures = append(r.failures, Failure{Layer: "event", Check: "Signature", Seq: u64p(r.seq), EventID: r.id,
+				Detail: fmt.Sprintf("Ed25519 signature by KeyID %s does not verify over EventHash %x", r.keyID, r.hash)})
+		}
+	}
 }
