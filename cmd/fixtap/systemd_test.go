@@ -145,7 +145,9 @@ func TestNotifyReadyAndWatchdog(t *testing.T) {
 	cfg := writeConfig(t, dir, port)
 	ns := listenNotify(t)
 	cmd := exec.Command(bin, "run", "-config", cfg)
-	const watchdog = 400 * time.Millisecond
+	// Pings every second; each probe may take up to that (an fsync on a
+	// loaded machine), so allow several intervals per ping.
+	const watchdog = 2 * time.Second
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC="+strconv.Itoa(int(watchdog/time.Microsecond)))
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
@@ -169,7 +171,7 @@ func TestNotifyReadyAndWatchdog(t *testing.T) {
 		c.Close()
 	}
 	for i := 0; i < 3; i++ {
-		ns.await(t, "WATCHDOG=1", 5*watchdog, stderr.String)
+		ns.await(t, "WATCHDOG=1", 3*watchdog, stderr.String)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -285,23 +287,24 @@ func TestWatchdogPingsOnlyWhileHealthy(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	const period = 50 * time.Millisecond
+	// Each probe may take up to period: generous, for a loaded machine.
+	const period = 250 * time.Millisecond
 	go func() { defer close(done); watchdog(ctx, l, logger, period) }()
 	defer func() { cancel(); <-done }()
 
 	for i := 0; i < 3; i++ {
-		ns.await(t, "WATCHDOG=1", 2*time.Second, logs.String)
+		ns.await(t, "WATCHDOG=1", 20*period, logs.String)
 	}
 	// The disk stops answering: the sync barrier cannot complete.
 	hfs.hang.Store(true)
-	ns.await(t, "STATUS=log unhealthy", 2*time.Second, logs.String)
-	if n := countPings(ns, 10*period); n > 0 {
+	ns.await(t, "STATUS=log unhealthy", 20*period, logs.String)
+	if n := countPings(ns, 4*period); n > 0 {
 		t.Fatalf("%d watchdog pings while fsync hangs", n)
 	}
 	// It answers again.
 	hfs.hang.Store(false)
 	close(hfs.release)
-	ns.await(t, "WATCHDOG=1", 2*time.Second, logs.String)
+	ns.await(t, "WATCHDOG=1", 20*period, logs.String)
 	// A closed (stopped) log is never healthy.
 	cancel()
 	<-done
