@@ -66,6 +66,14 @@ func FuzzTransform(f *testing.F) {
 		out, err := Transform(in)
 		// A Transformer that has canonicalized another document gives the
 		// same answer as Transform.
+		// Transform's output is canonical, and IsCanonical agrees with
+		// Transform exactly.
+		if err == nil && !IsCanonical(out) {
+			t.Fatalf("IsCanonical(Transform(%q) = %q) = false", in, out)
+		}
+		if want := err == nil && bytes.Equal(out, in); IsCanonical(in) != want {
+			t.Fatalf("IsCanonical(%q) = %v, Transform says %v (%q, %v)", in, !want, want, out, err)
+		}
 		tr.Transform([]byte(`{"z":[1,"\u00e9",{"b":null,"a":true}],"a":-0.5}`))
 		if out2, err2 := tr.Transform(in); (err == nil) != (err2 == nil) || !bytes.Equal(out, out2) {
 			t.Fatalf("Transformer(%q) = %q, %v; Transform %q, %v", in, out2, err2, out, err)

@@ -774,7 +774,10 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 		name string
 		b    []byte
 	}{{"Header", hdr}, {"Payload", pay}, {"Security", sec}} {
-		c, err := tr.Transform(m.b)
+		if jcs.IsCanonical(m.b) {
+			continue
+		}
+		c, err := tr.Transform(m.b) // for the evidence: what differs
 		if err != nil {
 			fail("canonical", "%s is not valid JSON for RFC 8785: %v", m.name, err)
 		} else if !bytes.Equal(c, m.b) {
