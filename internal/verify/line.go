@@ -66,20 +66,23 @@ func skipValue(b []byte) (int, error) {
 				return 0, errors.New("unbalanced brackets")
 			}
 		case '"':
+			// Find the closing quote: the next '"' not escaped by an odd
+			// run of backslashes (IndexByte is vectorised).
 			i++
 			for {
-				if i >= len(b) {
+				q := bytes.IndexByte(b[i:], '"')
+				if q < 0 {
 					return 0, errors.New("unterminated string")
 				}
-				if b[i] == '\\' {
-					i += 2
-					continue
+				j := i + q
+				bs := 0
+				for k := j - 1; k >= i && b[k] == '\\'; k-- {
+					bs++
 				}
-				if b[i] == '"' {
-					i++
+				i = j + 1
+				if bs%2 == 0 {
 					break
 				}
-				i++
 			}
 		case ',', ':':
 			if depth == 0 {
@@ -89,7 +92,12 @@ func skipValue(b []byte) (int, error) {
 		default:
 			// a number or a literal
 			j := i
-			for j < len(b) && !bytes.ContainsRune([]byte(",:]}"), rune(b[j])) && b[j] != '"' && b[j] != '{' && b[j] != '[' {
+		scan:
+			for j < len(b) {
+				switch b[j] {
+				case ',', ':', ']', '}', '"', '{', '[':
+					break scan
+				}
 				j++
 			}
 			if j == i {
