@@ -50,12 +50,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			ini++
 		}
 	}
+	if err := checkStartup(f); err != nil { // check.go
+		return err
+	}
 	if *check {
 		fmt.Fprintf(stdout, "%s: ok: %d sessions (%d acceptor, %d initiator)\n", *path, len(f.Sessions), acc, ini)
 		return nil
-	}
-	if f.Tap.DynamicSessions {
-		return errors.New("run: DynamicSessions=Y is not supported yet: list every session")
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	return serve(ctx, f, logger, stdout, serveOptions{})
@@ -156,8 +156,9 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		}
 		if err == nil {
 			var stop func()
-			stop, err = startQuickfix(kind, tp, qs)
-			stops = append(stops, stop)
+			if stop, err = startQuickfix(kind, tp, qs); err == nil {
+				stops = append(stops, stop) // nil when it failed to start
+			}
 		}
 		if err != nil {
 			for _, stop := range stops {
