@@ -39,6 +39,7 @@ import (
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/seal"
+	"github.com/fixtap/fixtap/internal/tsp"
 	"github.com/fixtap/fixtap/internal/verify"
 )
 
@@ -386,11 +387,22 @@ func (w *writer) write(ctx context.Context) (*verify.Manifest, error) {
 		m.Checkpoints = append(m.Checkpoints, e)
 		prev = c
 	}
-	// Anchors.
+	// Anchors, and the certificates the tokens carry (the TSA's chain).
+	var chainPEM []byte
+	seenCert := map[[32]byte]bool{}
 	for _, a := range anchors {
 		tok, err := base64.StdEncoding.DecodeString(a.AnchorTarget.Proof)
 		if err != nil {
 			return nil, fmt.Errorf("export: anchor %d by %s: token: %w", a.TreeSize, a.AnchorTarget.Identifier, err)
+		}
+		if ts, err := tsp.Parse(tok); err == nil {
+			certs, _ := tsp.Certificates(ts)
+			for _, c := range certs {
+				if h := sha256.Sum256(c.Raw); !seenCert[h] {
+					seenCert[h] = true
+					chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+				}
+			}
 		}
 		id := sha256.Sum256([]byte(a.AnchorTarget.Identifier))
 		base := fmt.Sprintf("anchors/%020d-%x", a.TreeSize, id[:4])
@@ -445,6 +457,12 @@ func (w *writer) write(ctx context.Context) (*verify.Manifest, error) {
 	if len(src.TSARootsPEM) > 0 {
 		m.Keys.TSARoots = "keys/tsa-roots.pem"
 		if err := w.writeFile(m.Keys.TSARoots, src.TSARootsPEM); err != nil {
+			return nil, err
+		}
+	}
+	if len(chainPEM) > 0 {
+		m.Keys.TSAChain = "keys/tsa-chain.pem"
+		if err := w.writeFile(m.Keys.TSAChain, chainPEM); err != nil {
 			return nil, err
 		}
 	}

@@ -38,6 +38,7 @@ import (
 //	keys/event-<keyid>.pub    event-signing public keys (PEM SubjectPublicKeyInfo)
 //	keys/checkpoint.vkey      the checkpoint note verifier key
 //	keys/tsa-roots.pem        the TSA trust roots the tap was configured with
+//	keys/tsa-chain.pem        the certificates the tokens carry (TSA signer, intermediates)
 //	<seq>.tlog-proof     proof bundles (fixtap proof): the event's C2SP tlog-proof
 const (
 	Format       = "fixtap-bundle/1"
@@ -113,6 +114,10 @@ type Keys struct {
 	Events     []EventKey `json:"Events"`
 	Checkpoint string     `json:"Checkpoint"`
 	TSARoots   string     `json:"TSARoots,omitempty"`
+	// TSAChain holds the certificates the tokens carry (the TSAs' signing
+	// certificates and any intermediates), for the auditor to inspect;
+	// trust still comes from the roots.
+	TSAChain string `json:"TSAChain,omitempty"`
 }
 
 // EventKey is one event-signing public key.
