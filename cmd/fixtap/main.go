@@ -62,6 +62,8 @@ var commands = []command{
 	{"export", "write an evidence bundle (the whole log, a seq or time range, a session or an order) for offline verification", runExport},
 	{"verify", "verify an evidence bundle offline: every event, the tree, checkpoints, anchors, completeness (exit 0 only if all holds)", runVerify},
 	{"proof", "write a standalone proof bundle for one event (by EventID or log seq)", runProof},
+	{"show", "print one event (by EventID or log seq) with its standing: signature, sealed, anchored (-json)", runShow},
+	{"query", "list an order's lifecycle, a session's newest events or a time range, as a table or JSON Lines", runQuery},
 	{"loadgen", "send a drop-copy stream to a tap (tests, trials, benchmarks)", runLoadgen},
 }
 
