@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/fixtap/fixtap/internal/export"
+	"github.com/fixtap/fixtap/internal/inspect"
 	"github.com/fixtap/fixtap/internal/verify"
 )
 
@@ -37,7 +37,10 @@ func runProof(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer r.Close()
-	seq, err := findEvent(r, fs.Arg(0))
+	seq, err := inspect.Find(ctx, r.log, fs.Arg(0))
+	if errors.Is(err, inspect.ErrInvalidQuery) {
+		return &usageError{"proof: " + err.Error()}
+	}
 	if err != nil {
 		return err
 	}
@@ -48,35 +51,4 @@ func runProof(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stdout, "fixtap: wrote the proof of seq %d to %s (%d checkpoints, %d anchors)\n", seq, *out, len(m.Checkpoints), len(m.Anchors))
 	return nil
-}
-
-// findEvent resolves a log seq or an EventID. EventIDs are UUIDv7 from
-// capture time, so the search walks the log; a seq is direct.
-func findEvent(r *reader, arg string) (uint64, error) {
-	if n, err := strconv.ParseUint(arg, 10, 64); err == nil {
-		return n, nil
-	}
-	size := r.log.Durable()
-	found := uint64(0)
-	ok := false
-	// Newest first: proofs are usually wanted for recent events.
-	const step = 4096
-	for end := size; end > 0 && !ok; {
-		start := end - min(end, step)
-		err := r.log.Range(start, end, func(rec *recordT) error {
-			var h struct{ EventID string }
-			if json.Unmarshal(rec.Header, &h) == nil && h.EventID == arg {
-				found, ok = rec.Seq, true
-			}
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
-		end = start
-	}
-	if !ok {
-		return 0, fmt.Errorf("proof: no event has EventID %s", arg)
-	}
-	return found, nil
 }
