@@ -405,12 +405,12 @@ func (c *sendClock) Now() time.Time {
 	return t
 }
 
-// BenchmarkTapLatency10k: one session at a fixed 10k ER/s, fsync per
-// group, signing on; p50/p99/p999 from framing of the message in loadgen to
-// its event durable (signatures not awaited: they are not part of the
-// chain's durability). Sends max(b.N, 5000) messages.
-func BenchmarkTapLatency10k(b *testing.B) {
-	const rate = 10000
+// benchTapLatency: one session at a fixed rate (BenchmarkTapLatency in
+// bench_compare_test.go: 1k, 10k, 30k ER/s), fsync per group, signing on;
+// p50/p99/p999 from framing of the message in loadgen to its event durable
+// (signatures not awaited: they are not part of the chain's durability).
+// Sends max(b.N, rate/2) messages.
+func benchTapLatency(b *testing.B, rate int) {
 	n := max(b.N, rate/2) // at least 0.5 s of sending
 	h := startBenchTap(b, benchOpts{durability: chain.SyncPerGroup, signed: true, sessions: 1})
 	clk := &sendClock{times: make([]time.Time, 0, n+16)}
@@ -510,36 +510,8 @@ func (a *nullApp) FromApp(*quickfix.Message, quickfix.SessionID) quickfix.Messag
 // as BenchmarkTapOneSession; ER/s from the first send until the
 // Application has received every message.
 func BenchmarkQuickfixReference(b *testing.B) {
-	app := &nullApp{want: int64(b.N), done: make(chan struct{})}
 	port := benchPort(b)
-	acc, err := quickfix.NewAcceptor(app, quickfix.NewMemoryStoreFactory(), acceptorSettings(b, port, 1), quickfix.NewNullLogFactory())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := acc.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer acc.Stop()
-	awaitSessionLoops()
-	b.ResetTimer()
-	start := time.Now()
-	var end time.Time
-	got := make(chan struct{})
-	go func() {
-		<-app.done
-		end = time.Now()
-		close(got)
-	}()
-	runSenders(b, fmt.Sprintf("127.0.0.1:%d", port), 1, b.N, 0, time.Now)
-	select {
-	case <-got:
-	case <-time.After(30 * time.Second):
-		b.Fatalf("the acceptor received %d of %d messages", app.n.Load(), b.N)
-	}
-	b.StopTimer()
-	el := end.Sub(start)
-	b.ReportMetric(float64(el.Nanoseconds())/float64(b.N), "ns/op")
-	b.ReportMetric(float64(b.N)/el.Seconds(), "ER/s")
+	benchReference(b, port, acceptorSettings(b, port, 1), quickfix.NewMemoryStoreFactory()) // bench_compare_test.go
 }
 
 // latencyApp records when the Application receives each MsgSeqNum.
@@ -558,12 +530,11 @@ func (a *latencyApp) FromApp(m *quickfix.Message, _ quickfix.SessionID) quickfix
 	return nil
 }
 
-// BenchmarkQuickfixReferenceLatency10k: the plain quickfixgo acceptor of
-// BenchmarkQuickfixReference under BenchmarkTapLatency10k's stream (one
-// session, 10k ER/s, max(b.N, 5000) messages); p50/p99/p999 from framing in
+// benchReferenceLatency: the plain quickfixgo acceptor of
+// BenchmarkQuickfixReference under benchTapLatency's stream (one session,
+// the given rate, max(b.N, rate/2) messages); p50/p99/p999 from framing in
 // loadgen to the Application's FromApp: the floor of the tap's latency.
-func BenchmarkQuickfixReferenceLatency10k(b *testing.B) {
-	const rate = 10000
+func benchReferenceLatency(b *testing.B, rate int) {
 	n := max(b.N, rate/2) // at least 0.5 s of sending
 	app := &latencyApp{at: make(map[int]time.Time, n+4)}
 	port := benchPort(b)
