@@ -49,6 +49,7 @@ type TapSettings struct {
 	AccountSecretFile    string
 	PseudonymizeAccounts bool
 	MetricsAddress       string   // host:port; empty means no metrics listener
+	LogFile              string   // absolute path of the JSON log; empty means stderr
 	TSAURLs              []string // TSAURL1, TSAURL2, … in order
 	TSATrustRootsFile    string
 	ClockSources         []ClockSource
@@ -140,6 +141,7 @@ func (t TapSettings) LogValue() slog.Value {
 		slog.Bool("pseudonymize_accounts", t.PseudonymizeAccounts),
 		slog.String("account_secret_file", t.AccountSecretFile),
 		slog.String("metrics_address", t.MetricsAddress),
+		slog.String("log_file", t.LogFile),
 		slog.Any("tsa_urls", tsas),
 		slog.String("tsa_trust_roots_file", t.TSATrustRootsFile),
 		slog.Any("clock_sources", clocks),

@@ -83,6 +83,7 @@ const (
 	KeyAccountSecretFile       = "AccountSecretFile"
 	KeyPseudonymizeAccounts    = "PseudonymizeAccounts"
 	KeyMetricsAddress          = "MetricsAddress"
+	KeyLogFile                 = "LogFile"
 	KeyTSAURL                  = "TSAURL"
 	KeyTSATrustRootsFile       = "TSATrustRootsFile"
 	KeyClockSources            = "ClockSources"
@@ -170,7 +171,8 @@ var keyTable = []keySpec{
 	{name: KeyVenueID, kind: kString, scope: inBoth, tap: true},
 	{name: KeyAccountSecretFile, kind: kFile, scope: inDefault, tap: true, note: "at least 16 bytes, mode 0600 or 0400; required unless PseudonymizeAccounts=N"},
 	{name: KeyPseudonymizeAccounts, kind: kBool, scope: inDefault, tap: true, note: "default Y"},
-	{name: KeyMetricsAddress, kind: kHostPort, scope: inDefault, tap: true, note: "must not clash with an acceptor port"},
+	{name: KeyMetricsAddress, kind: kHostPort, scope: inDefault, tap: true, note: "must not clash with an acceptor port; serves /metrics, /healthz, /readyz and a status page; unset: none"},
+	{name: KeyLogFile, kind: kPath, scope: inDefault, tap: true, note: "JSON log, appended to and reopened on SIGHUP (logrotate); default stderr"},
 	{name: KeyTSAURL, kind: kString, scope: inDefault, tap: true, numbered: true, note: "http or https URL; needs TSATrustRootsFile"},
 	{name: KeyTSATrustRootsFile, kind: kFile, scope: inDefault, tap: true},
 	{name: KeyClockSources, kind: kList, scope: inDefault, tap: true, note: "comma list of `chrony-udp:HOST:PORT`, `chrony-unix:PATH`, `ptp4l:PATH`, `adjtimex`; default adjtimex"},

@@ -311,6 +311,9 @@ func resolveTap(el *errList, f *File, def *section) {
 	if v, _, ok := get(KeyMetricsAddress); ok {
 		t.MetricsAddress = v
 	}
+	if v, _, ok := get(KeyLogFile); ok {
+		t.LogFile = v
+	}
 	t.TSAURLs = numbered(el, def, KeyTSAURL, func(v string, line int) {
 		if msg := checkTSAURL(v); msg != "" {
 			el.add(line, "", "%s", msg) // key filled in by numbered
