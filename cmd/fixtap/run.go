@@ -8,14 +8,18 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/quickfixgo/quickfix"
 
 	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/clock"
 	"github.com/fixtap/fixtap/internal/fixmap"
 	"github.com/fixtap/fixtap/internal/index"
+	"github.com/fixtap/fixtap/internal/metrics"
 	"github.com/fixtap/fixtap/internal/snapshot"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
@@ -57,7 +61,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fmt.Fprintf(stdout, "%s: ok: %d sessions (%d acceptor, %d initiator)\n", *path, len(f.Sessions), acc, ini)
 		return nil
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	logger, logs, err := openLogs(&f.Tap, stderr) // observe.go: JSON, to LogFile or stderr
+	if err != nil {
+		return err
+	}
+	if logs != nil {
+		defer logs.Close()
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP) // reopen the log file (logrotate); the sessions stay up
+	defer signal.Stop(hup)
+	defer reopenOnHUP(hup, logs, logger)()
 	return serve(ctx, f, logger, stdout, serveOptions{})
 }
 
@@ -81,13 +95,15 @@ func configError(w io.Writer, err error) error {
 	return fmt.Errorf("%d problems in the session file", len(errs))
 }
 
-// serve runs the tap until ctx ends. Shutdown order: stop the admin socket
+// serve runs the tap until ctx ends. Shutdown order: /readyz turns
+// not-ready, stop the admin socket
 // (waiting for a snapshot in progress, which reads the log's DB), stop the
 // quickfix acceptors and initiators (sessions log out), stop the clock (no more SNC
 // events), stop anchoring and cut a final checkpoint over every durable
 // event, close the tap (releasing any callback blocked on storage), stop the
-// indexer (it resumes from its watermark next time) and close the log
-// (drain, final fsync).
+// indexer (it resumes from its watermark next time), close the log
+// (drain, final fsync), and last stop the metrics listener, which serves
+// the final numbers until then.
 func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer, opts serveOptions) error {
 	priv, err := chain.LoadPrivateKeyFile(f.Tap.SigningKeyFile)
 	if err != nil {
@@ -105,6 +121,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	lc.SyncInterval = f.Tap.DurabilityInterval
 	lc.Signer = chain.NewSigner(priv)
 	lc.Logger = logger
+	lc.Now = clock.Wall // times group commits for the metrics
 	lc.Fatal = func(err error) {
 		logger.Error("storage failed; stopping so that nothing unrecorded is acknowledged", "err", err)
 		sdNotify(logger, "STATUS=storage failed, exiting: "+err.Error())
@@ -141,7 +158,8 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		return err
 	}
 	clockEv.attach(tp)
-	stopSeal, err := startSeal(ctx, f, log, lc.Signer, tp, logger, opts.AnchorEvery)
+	sealState := metrics.NewSealState(clock.Wall)
+	stopSeal, err := startSeal(ctx, f, log, lc.Signer, tp, sealState, logger, opts.AnchorEvery)
 	if err != nil {
 		tp.Close()
 		closeClock()
@@ -186,6 +204,8 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	if err != nil {
 		logger.Error("no admin socket: tools cannot read this tap's data while it runs", "err", err)
 	}
+	mon := startMetrics(f, tp, log, clk, sealState, logger) // observe.go: MetricsAddress
+	mon.SetReady(true)
 	logger.Info("fixtap running", "config", f, "log_size", log.Durable())
 	fmt.Fprintf(stdout, "fixtap: %d sessions up; log at %s holds %d events\n", len(f.Sessions), f.Tap.DataDir, log.Durable())
 	if opts.Ready != nil {
@@ -194,6 +214,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	notifyReady(logger, len(f.Sessions), log.Durable()) // systemd: notify.go
 	stopWatchdog := startWatchdog(log, logger)
 	<-ctx.Done()
+	mon.SetReady(false)
 	notifyStopping(logger)
 	if admin != nil {
 		actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -221,6 +242,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	}
 	stopWatchdog() // it probes the log: stop it before the log closes
 	err = log.Close()
+	stopMetrics(mon, logger)
 	logger.Info("stopped", "err", err)
 	return err
 }

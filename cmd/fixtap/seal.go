@@ -12,6 +12,7 @@ import (
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/clock"
+	"github.com/fixtap/fixtap/internal/metrics"
 	"github.com/fixtap/fixtap/internal/seal"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
@@ -32,21 +33,26 @@ func checkpointKeyFile(dataDir string) string { return filepath.Join(dataDir, "c
 // origin is the checkpoints' first line: the log's identity.
 func origin(f *tapconfig.File) string { return "fixtap/" + f.Tap.PolicyID }
 
-// startSeal starts the sealer and, when TSAs are configured, the anchorer.
+// startSeal starts the sealer and, when TSAs are configured, the anchorer;
+// ss follows their checkpoints and anchors for the metrics.
 // The returned stop shuts them down in order (anchors first, then a final
 // checkpoint over every durable event).
-func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *chain.Signer, tp *tap.Tap, logger *slog.Logger, every time.Duration) (func(), error) {
+func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *chain.Signer, tp *tap.Tap, ss *metrics.SealState, logger *slog.Logger, every time.Duration) (func(), error) {
 	key, err := seal.LoadOrCreateKeyFile(checkpointKeyFile(f.Tap.DataDir), origin(f), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
 	sc := seal.DefaultConfig(origin(f), key)
 	sc.Logger = logger
+	sc.OnCheckpoint = ss.OnCheckpoint
 	// Their lifetime is stop's, not ctx's: SIGTERM must still get the final
 	// checkpoint, cut by Shutdown after the sessions are down.
 	s, err := seal.New(context.WithoutCancel(ctx), log, sc)
 	if err != nil {
 		return nil, err
+	}
+	if err := ss.Attach(s, f.Tap.TSAURLs); err != nil {
+		logger.Warn("metrics: stored anchors unreadable; anchor ages start with the next anchor", "err", err)
 	}
 	var a *seal.Anchorer
 	if len(f.Tap.TSAURLs) > 0 {
@@ -65,8 +71,8 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		}
 		ac := seal.AnchorConfig{Every: every, MinBackoff: time.Second, MaxBackoff: 5 * time.Minute,
 			Window: 10 * time.Minute, Now: clock.Wall, PolicyID: f.Tap.PolicyID, Signer: signer, Logger: logger,
-			OnAnchor:  func(r *seal.AnchorRecord) { tp.AnchorEvent(r) },
-			OnFailure: tp.AnchorFailure}
+			OnAnchor:  func(r *seal.AnchorRecord) { ss.OnAnchor(r); tp.AnchorEvent(r) },
+			OnFailure: func(url string, err error) { ss.OnFailure(url, err); tp.AnchorFailure(url, err) }}
 		for _, u := range f.Tap.TSAURLs {
 			ac.TSAs = append(ac.TSAs, seal.TSA{URL: u, Roots: roots})
 		}
