@@ -4,7 +4,8 @@
 #   ./scripts/test.sh
 #
 # Steps: gofmt, go vet, go test, short fuzzing of the decoders, one pass of
-# every benchmark. Any failure stops the run with a non-zero status.
+# every benchmark, and `fixtap-bench -short` (the side-by-side comparison's
+# harness, docs/performance.md). Any failure stops the run with a non-zero status.
 #
 # Environment:
 #   FIXTAP_REQUIRE_INTEGRATION=1  a test that cannot run here (missing chronyd,
@@ -94,5 +95,8 @@ done
 
 step "5/5 benchmarks, one iteration each (does the harness run? speed is measured elsewhere)"
 go test -run '^$' -bench . -benchtime 1x ./...
+
+step "5/5 fixtap-bench -short: the side-by-side harness runs end to end (~1 min; speed is not judged)"
+go run ./cmd/fixtap-bench -short
 
 step "all steps passed"
