@@ -13,6 +13,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/fixtap/fixtap/internal/seal"
+	"github.com/fixtap/fixtap/internal/tapconfig"
 )
 
 // lineOf is the 1-based number of the last line of text starting with
@@ -161,5 +164,27 @@ func TestRunRefusesPortInUse(t *testing.T) {
 	err = run(context.Background(), []string{"run", "-config", cfg}, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d", port)) || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("run on a port in use: %v\n%s", err, errb.String())
+	}
+	// The failed start left nothing behind: once the port is free the same
+	// sessions start in this process (quickfixgo's registry is global).
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	f, err := tapconfig.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		done <- serve(ctx, f, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard, serveOptions{Ready: ready})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("second start after a refused one: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -254,6 +254,7 @@ func startQuickfix(kind string, tp *tap.Tap, qs *quickfix.Settings) (func(), err
 			return nil, err
 		}
 		if err := a.Start(); err != nil {
+			unregister(qs)
 			return nil, err
 		}
 		return a.Stop, nil
@@ -263,7 +264,19 @@ func startQuickfix(kind string, tp *tap.Tap, qs *quickfix.Settings) (func(), err
 		return nil, err
 	}
 	if err := i.Start(); err != nil {
+		unregister(qs)
 		return nil, err
 	}
 	return i.Stop, nil
+}
+
+// unregister removes the sessions of qs from quickfixgo's process-wide
+// registry after a failed Start (a port in use): Stop cannot be called
+// then, and a registered SessionID makes every later acceptor or initiator
+// with it fail ("Duplicate SessionID"), as a second serve in one process
+// (tests, the demo) would.
+func unregister(qs *quickfix.Settings) {
+	for id := range qs.SessionSettings() {
+		_ = quickfix.UnregisterSession(id)
+	}
 }
