@@ -106,6 +106,89 @@ type Payload struct {
 	// TapSession records the tap's own sequence bookkeeping (resets).
 	TapSession *TapSession `json:"TapSession,omitempty"`
 	Trade      *Trade      `json:"VCP-TRADE,omitempty"`
+	// XRef is the VCP-XREF block of a reconciliation outcome (an AUD
+	// event written by internal/xref; profile §9 (l)).
+	XRef *XRef `json:"VCP-XREF,omitempty"`
+}
+
+// VCP-XREF values (VCP v1.1 §5.6, "dual logging"; profile §9 (l)).
+const (
+	// PartyRole: whose view the XREF record is. The tap writes the
+	// firm's record (INITIATOR) or, for a group it only watches, OBSERVER.
+	RoleInitiator    = "INITIATOR"
+	RoleCounterparty = "COUNTERPARTY"
+	RoleObserver     = "OBSERVER"
+	// ReconciliationStatus.
+	XRefMatched     = "MATCHED"
+	XRefDiscrepancy = "DISCREPANCY"
+	XRefTimeout     = "TIMEOUT"
+	// DiscrepancyDetails Severity (the ErrorDetails scale).
+	SeverityCritical = "CRITICAL"
+	SeverityWarning  = "WARNING"
+	SeverityInfo     = "INFO"
+)
+
+// XRef is the VCP-XREF block: the outcome of reconciling one event of the
+// firm's side (Local, sessions of role INITIATOR or OBSERVER) against the
+// counterparty's copy (sessions of role COUNTERPARTY) in a reconciliation
+// group. Both sides' EventIDs and EventHashes name events of this log;
+// a side that never arrived (TIMEOUT) is empty. Every number is a
+// decimal string except the small integers ToleranceMs and DeadlineMs.
+type XRef struct {
+	// CrossReferenceID is a UUIDv7 from the tap's capture time.
+	CrossReferenceID string `json:"CrossReferenceID"`
+	// GroupID is the reconciliation group (XRefGroup of the sessions).
+	GroupID        string         `json:"GroupID"`
+	PartyRole      string         `json:"PartyRole"`
+	CounterpartyID string         `json:"CounterpartyID"`
+	SharedEventKey SharedEventKey `json:"SharedEventKey"`
+	LocalEventID   string         `json:"LocalEventID,omitempty"`
+	LocalEventHash string         `json:"LocalEventHash,omitempty"`
+	// CounterpartyEventID/Hash name the counterparty's copy as this tap
+	// captured it; ExpectedCounterpartyHash (at export) is its RawSHA256.
+	CounterpartyEventID   string `json:"CounterpartyEventID,omitempty"`
+	CounterpartyEventHash string `json:"CounterpartyEventHash,omitempty"`
+	ReconciliationStatus  string `json:"ReconciliationStatus"`
+	// DiscrepancyDetails: every field found different (DISCREPANCY only).
+	DiscrepancyDetails []Discrepancy `json:"DiscrepancyDetails,omitempty"`
+	// Repeats names the earlier event of the same side and key that a
+	// duplicate (PossDup or not) repeats.
+	RepeatsEventID   string `json:"RepeatsEventID,omitempty"`
+	RepeatsEventHash string `json:"RepeatsEventHash,omitempty"`
+	// Timeout says what was expected and never arrived (TIMEOUT only).
+	Timeout *XRefExpected `json:"Timeout,omitempty"`
+}
+
+// SharedEventKey is what both sides' events share. AlternateKeys are
+// "Field=value" with Field a VCP-TRADE member; the first is the key the
+// pair was matched on. Timestamp is the capture time (ns since the Unix
+// epoch, a decimal string) of the event that opened the match; two events
+// pair within ToleranceMs of each other without a timestamp discrepancy.
+type SharedEventKey struct {
+	OrderID       string   `json:"OrderID,omitempty"`
+	AlternateKeys []string `json:"AlternateKeys"`
+	Timestamp     string   `json:"Timestamp"`
+	ToleranceMs   int64    `json:"ToleranceMs"`
+}
+
+// Discrepancy is one field the two sides disagree on, each value verbatim
+// (an absent field is "").
+type Discrepancy struct {
+	Field             string `json:"Field"`
+	LocalValue        string `json:"LocalValue"`
+	CounterpartyValue string `json:"CounterpartyValue"`
+	Severity          string `json:"Severity"`
+}
+
+// XRefExpected is what a TIMEOUT waited for: an event with the shared key
+// from the sessions of ExpectedRole, within DeadlineMs of log capture time
+// after the event that opened the match. Reason is "deadline" or
+// "evicted" (the pending bound was reached first).
+type XRefExpected struct {
+	ExpectedRole     string   `json:"ExpectedRole"`
+	ExpectedSessions []string `json:"ExpectedSessions"`
+	DeadlineMs       int64    `json:"DeadlineMs"`
+	Reason           string   `json:"Reason"`
 }
 
 // TapSession records a change the tap makes to a session's sequence
@@ -178,6 +261,9 @@ type Trade struct {
 	TradeCorrection bool   `json:"TradeCorrection,omitempty"`
 	// ExecTransType is FIX 4.0–4.3 ExecTransType (20), verbatim.
 	ExecTransType string `json:"ExecTransType,omitempty"`
+	// SecondaryExecID is ExecutionReport SecondaryExecID (527), verbatim:
+	// a reconciliation key when ExecIDs differ between the two copies.
+	SecondaryExecID string `json:"SecondaryExecID,omitempty"`
 	// TradeReportID is TradeCaptureReport TradeReportID (571), verbatim.
 	TradeReportID string `json:"TradeReportID,omitempty"`
 	// TradeReportTransType is TradeCaptureReport TradeReportTransType
