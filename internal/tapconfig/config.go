@@ -26,6 +26,9 @@ type File struct {
 	Path     string
 	Tap      TapSettings
 	Sessions []Session
+	// XRefGroups are the reconciliation groups (xref.go), in the order
+	// their first session appears.
+	XRefGroups []XRefGroup
 
 	// defaults is the [DEFAULT] section as written.
 	defaults map[string]string
@@ -158,6 +161,9 @@ type Session struct {
 	ID             quickfix.SessionID
 	// Tap keys, [SESSION] over [DEFAULT].
 	VenueID, PolicyID, PolicyIssuer, PolicyURI string
+	// XRefGroup and XRefRole: the reconciliation group the session
+	// joins and its role there ("" for none; see File.XRefGroups).
+	XRefGroup, XRefRole string
 	// Deviations lists the safe-default keys this session sets to a
 	// non-default value ("ResetOnLogon=Y"): accepted, since a venue may
 	// require it, but to be logged at start.
@@ -170,6 +176,7 @@ type Session struct {
 	// the line its value came from.
 	own   map[string]string
 	lines map[string]int
+	xref  *xrefSession
 }
 
 // Validate checks the invariants of s.

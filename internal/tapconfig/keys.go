@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/quickfixgo/quickfix/config"
+
+	"github.com/fixtap/fixtap/internal/chain"
 )
 
 // kind is the type of a key's value.
@@ -177,6 +179,14 @@ var keyTable = []keySpec{
 	{name: KeyTSATrustRootsFile, kind: kFile, scope: inDefault, tap: true},
 	{name: KeyClockSources, kind: kList, scope: inDefault, tap: true, note: "comma list of `chrony-udp:HOST:PORT`, `chrony-unix:PATH`, `ptp4l:PATH`, `adjtimex`; default adjtimex"},
 	{name: KeyDynamicSessionAllowList, kind: kList, scope: inDefault, tap: true, note: "comma list of CompIDs, or absolute path of a file with one a line"},
+	// Reconciliation (VCP-XREF, xref.go): per session, settings alike
+	// across a group.
+	{name: KeyXRefGroup, kind: kString, scope: inSession, tap: true, note: "reconciliation group the session joins; needs XRefRole"},
+	{name: KeyXRefRole, kind: kEnum, scope: inSession, enum: []string{chain.RoleInitiator, chain.RoleCounterparty, chain.RoleObserver}, tap: true, note: "the firm's side (INITIATOR, or OBSERVER) or the venue/broker copy (COUNTERPARTY)"},
+	{name: KeyXRefExecKeys, kind: kList, scope: inBoth, tap: true, note: "FIX tags matching ExecutionReports, first present wins; default 17,527; among 11, 17, 19, 37, 41, 527, 571"},
+	{name: KeyXRefOrderKeys, kind: kList, scope: inBoth, tap: true, note: "FIX tags matching order copies (D, F, G); default 11,37"},
+	{name: KeyXRefToleranceMs, kind: kInt, scope: inBoth, tap: true, note: "capture times further apart are a WARNING discrepancy; default 1000"},
+	{name: KeyXRefDeadline, kind: kDuration, scope: inBoth, tap: true, note: "log capture time after which an unmatched event is a TIMEOUT; default 30s; longer than the tolerance"},
 }
 
 var keyIndex = func() map[string]*keySpec {

@@ -233,6 +233,7 @@ func resolve(el *errList, name string, def *section, secs []*section) *File {
 			continue
 		}
 		seen[s.ID] = sec.line
+		resolveXRef(el, v, s)
 		if s.ConnectionType == Acceptor {
 			if firstAcc == nil {
 				firstAcc, firstAccLine = &v, sec.line
@@ -242,6 +243,7 @@ func resolve(el *errList, name string, def *section, secs []*section) *File {
 		}
 		f.Sessions = append(f.Sessions, *s)
 	}
+	f.XRefGroups = groupXRef(el, f)
 	checkPorts(el, f, def)
 	return f
 }
