@@ -160,7 +160,7 @@ TargetCompID=BROKER
 	rest := *n - morning
 	step("the broker restarts its engine and resets sequence numbers (141=Y): %d more messages", rest)
 	st2, err := loadgen.Run(ctx, loadgen.Config{Addr: addr, BeginString: "FIX.4.4", SenderCompID: "BROKER", TargetCompID: "TAP",
-		Count: rest, Rate: 20000, ResetSeqNum: true, Seed: 20261122, Now: clock.Wall})
+		Count: rest, Rate: 20000, ResetSeqNum: true, Seed: 20261122, IDPrefix: "PM", Now: clock.Wall})
 	if err != nil {
 		stop()
 		<-served

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"reflect"
@@ -148,6 +149,11 @@ func appendValue(dst []byte, v reflect.Value) ([]byte, error) {
 		if v.Kind() == reflect.Slice && v.IsNil() {
 			dst = append(dst, "null"...)
 			break
+		}
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Uint8 {
+			// []byte is a base64 string (standard, padded), as
+			// encoding/json writes it, not an array of numbers.
+			return jcs.AppendString(dst, base64.StdEncoding.EncodeToString(v.Bytes()))
 		}
 		dst = append(dst, '[')
 		for i := 0; i < v.Len(); i++ {

@@ -232,3 +232,25 @@ func TestCanonicalRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestCanonicalBytes: a []byte is a base64 string, as encoding/json writes
+// it (AnchorRecord.Checkpoint carries the signed note this way).
+func TestCanonicalBytes(t *testing.T) {
+	v := struct {
+		B []byte
+		N []byte
+		A [2]byte
+	}{B: []byte("note\n— sig\x00"), A: [2]byte{1, 2}}
+	got, err := AppendCanonical(nil, &v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(&v)
+	want, err := jcs.Transform(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("got %s, want %s", got, want)
+	}
+}

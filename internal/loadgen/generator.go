@@ -11,11 +11,15 @@ import (
 // and order copies (NewOrderSingle). Quantities and prices are integers and
 // fixed-point strings, never floats. Deterministic for a seed.
 type Generator struct {
-	rng   *rand.Rand
-	next  int
-	live  []*order
-	execs int
-	fills []string // ExecIDs of fills, for busts
+	// Prefix starts every OrderID, ClOrdID and ExecID, so two runs into
+	// one session on one day do not reuse identifiers (FIX wants ClOrdIDs
+	// unique per session and day).
+	Prefix string
+	rng    *rand.Rand
+	next   int
+	live   []*order
+	execs  int
+	fills  []string // ExecIDs of fills, for busts
 }
 
 type order struct {
@@ -27,6 +31,8 @@ type order struct {
 }
 
 var symbols = []string{"AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM"}
+
+func (g *Generator) withPrefix(p string) *Generator { g.Prefix = p; return g }
 
 // NewGenerator makes a generator.
 func NewGenerator(seed uint64) *Generator {
@@ -65,8 +71,8 @@ func (g *Generator) Next() []byte {
 func (g *Generator) newOrder() *order {
 	g.next++
 	o := &order{
-		orderID: "O" + strconv.Itoa(g.next),
-		clOrd:   "C" + strconv.Itoa(g.next),
+		orderID: g.Prefix + "O" + strconv.Itoa(g.next),
+		clOrd:   g.Prefix + "C" + strconv.Itoa(g.next),
 		sym:     symbols[g.rng.IntN(len(symbols))],
 		side:    strconv.Itoa(1 + g.rng.IntN(2)),
 		qty:     100 * (1 + g.rng.IntN(20)),
@@ -109,7 +115,7 @@ func (g *Generator) er(o *order, execType, ordStatus string, lastQty, lastTicks 
 	}
 	add(37, o.orderID)
 	add(11, o.clOrd)
-	add(17, "X"+strconv.Itoa(g.execs))
+	add(17, g.Prefix+"X"+strconv.Itoa(g.execs))
 	add(150, execType)
 	add(39, ordStatus)
 	add(1, o.acct)
@@ -150,7 +156,7 @@ func (g *Generator) fill(o *order) []byte {
 		g.remove(o)
 	}
 	b := g.er(o, "F", status, q, ticks, "")
-	g.fills = append(g.fills, "X"+strconv.Itoa(g.execs))
+	g.fills = append(g.fills, g.Prefix+"X"+strconv.Itoa(g.execs))
 	if len(g.fills) > 1024 {
 		g.fills = g.fills[512:]
 	}
@@ -165,7 +171,7 @@ func (g *Generator) cancel(o *order) []byte {
 func (g *Generator) replace(o *order) []byte {
 	orig := o.clOrd
 	g.next++
-	o.clOrd = "C" + strconv.Itoa(g.next)
+	o.clOrd = g.Prefix + "C" + strconv.Itoa(g.next)
 	o.qty += 100
 	return g.er(o, "5", "5", 0, 0, "41="+orig+"\x01")
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// StartSeq is the first MsgSeqNum when not resetting (a resumed run).
 	StartSeq int
 	Seed     uint64
+	// IDPrefix starts every order and execution identifier of the run
+	// (see Generator.Prefix).
+	IDPrefix string
 	// TLS, when set, wraps every connection (a client certificate in it
 	// makes it mutual TLS).
 	TLS *tls.Config
@@ -107,7 +110,7 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 	if cfg.HeartBtInt == 0 {
 		cfg.HeartBtInt = 30
 	}
-	s := &sender{cfg: cfg, gen: NewGenerator(cfg.Seed), seq: max(cfg.StartSeq, 1), sent: map[int][]byte{}, heartbeat: make(chan string, 16)}
+	s := &sender{cfg: cfg, gen: NewGenerator(cfg.Seed).withPrefix(cfg.IDPrefix), seq: max(cfg.StartSeq, 1), sent: map[int][]byte{}, heartbeat: make(chan string, 16)}
 	if cfg.ResetSeqNum {
 		s.seq = 1
 	}

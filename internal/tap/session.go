@@ -123,12 +123,17 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 	root := ""
 	switch {
 	case k.ClOrdID != "":
-		root = s.roots[k.ClOrdID]
-		if root == "" && k.OrigClOrdID != "" {
+		// A replace or cancel names the order it acts on in OrigClOrdID:
+		// follow that link first. Its ClOrdID is new to this order, and a
+		// root remembered for it could only belong to an older order that
+		// reused the identifier.
+		if k.OrigClOrdID != "" {
 			root = s.roots[k.OrigClOrdID]
 			if root == "" {
 				root = k.OrigClOrdID
 			}
+		} else {
+			root = s.roots[k.ClOrdID]
 		}
 		if root == "" && k.OrderID != "" {
 			root = s.roots["\x00oid:"+k.OrderID]

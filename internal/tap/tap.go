@@ -218,6 +218,18 @@ func (t *Tap) gapFill(s *session, reason string, next int) {
 	t.sequenceEvent(s, reason, next, false)
 }
 
+// sequenceMessage says which MsgSeqNums a reset or gap fill leaves
+// undelivered: from prevNext on in the old epoch (a reset), or
+// [prevNext, next) (a gap fill).
+func sequenceMessage(reason string, prevNext, next int, prevEpoch, epoch uint64, newEpoch bool) string {
+	if newEpoch {
+		return fmt.Sprintf("%s: MsgSeqNums from %d on of epoch %d were not delivered (except any logged ahead of sequence); epoch %d expects %d",
+			reason, prevNext, prevEpoch, epoch, next)
+	}
+	return fmt.Sprintf("%s: MsgSeqNums %d..%d of epoch %d not delivered (except any logged ahead of sequence); next expected %d",
+		reason, prevNext, next-1, prevEpoch, next)
+}
+
 func (t *Tap) sequenceEvent(s *session, reason string, next int, newEpoch bool) {
 	// The first MsgSeqNum no event accounts for: a SequenceReset's own
 	// event already took its MsgSeqNum (persistedIn is past it).
@@ -233,8 +245,7 @@ func (t *Tap) sequenceEvent(s *session, reason string, next int, newEpoch bool) 
 		PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{
 			ErrorCode: "ERR_RECOVER", Severity: "WARNING", AffectedComponent: "fix-session",
-			ErrorMessage: fmt.Sprintf("%s: MsgSeqNums %d..%d of epoch %d not delivered (except any logged ahead of sequence); epoch %d expects %d",
-				reason, prevNext, next-1, prevEpoch, s.epoch, next),
+			ErrorMessage:  sequenceMessage(reason, prevNext, next, prevEpoch, s.epoch, newEpoch),
 			SeqRangeBegin: strconv.Itoa(prevNext),
 		},
 		TapSession: &chain.TapSession{SessionID: s.name, Reason: reason,
