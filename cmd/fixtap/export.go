@@ -180,8 +180,6 @@ func selectEvents(ctx context.Context, r *reader, all bool, seqs, from, to, sess
 	return req, nil
 }
 
-type recordT = chain.Record
-
 // loadConfig loads a session file, printing a refusal the way `run` does.
 func loadConfig(stderr io.Writer, path string) (*tapconfig.File, error) {
 	f, err := tapconfig.Load(path)

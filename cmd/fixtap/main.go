@@ -3,10 +3,16 @@
 //
 // Usage:
 //
-//	fixtap keygen -out FILE    write a new Ed25519 event-signing key (mode 0600)
+//	fixtap demo                         the whole pipeline on this machine, embedded defaults
+//	fixtap run -config FILE [-check]    run the tap's FIX sessions (under systemd: Type=notify)
+//	fixtap keygen -out FILE             a new Ed25519 event-signing key (mode 0600)
+//	fixtap export -config FILE -o OUT   an evidence bundle (all, -seq, -from/-to, -session, -order)
+//	fixtap verify BUNDLE                check a bundle offline; exit 0 only if everything holds
+//	fixtap proof -config FILE -o OUT ID a one-event proof bundle
+//	fixtap show / query -config FILE    an event, an order's lifecycle, a session's newest events
+//	fixtap loadgen -addr HOST:PORT      a drop-copy sender for trials and benchmarks
 //
-// Further subcommands (run, demo, export, verify, proof, show, loadgen)
-// arrive with their issues; see README.md.
+// `fixtap` alone lists the subcommands; README.md and docs/ say the rest.
 package main
 
 import (
