@@ -34,6 +34,10 @@ const (
 )
 
 func main() {
+	// SIGHUP reopens the log file once `run` has loaded its config
+	// (observe.go); until then, and for every other subcommand, it must
+	// not end the process (`systemctl reload` during start-up).
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
