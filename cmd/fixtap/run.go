@@ -101,7 +101,8 @@ func configError(w io.Writer, err error) error {
 // quickfix acceptors and initiators (sessions log out), stop the clock (no more SNC
 // events), stop anchoring and cut a final checkpoint over every durable
 // event, close the tap (releasing any callback blocked on storage), stop the
-// indexer (it resumes from its watermark next time), close the log
+// indexer (it resumes from its watermark next time) and the reconciler
+// (it saves its state), close the log
 // (drain, final fsync), and last stop the metrics listener, which serves
 // the final numbers until then.
 func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer, opts serveOptions) error {
@@ -198,6 +199,8 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	if err != nil {
 		logger.Error("no indexer: lookups will scan the log", "err", err)
 	}
+	// VCP-XREF reconciliation, behind the log too (xref.go).
+	stopXRef := startXRef(ctx, f, log, clockAdapter{clk}, policy(f.Tap.PolicyID, f.Tap.PolicyIssuer, f.Tap.PolicyURI), logger)
 	// Tools read the running tap's data through checkpoints made on this
 	// socket (internal/snapshot). Without it the tap still records.
 	admin, err := snapshot.Listen(ctx, f.Tap.DataDir, log, logger)
@@ -240,6 +243,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		}
 		cancel()
 	}
+	stopXRef()     // saves its state; it appends, so before the log closes
 	stopWatchdog() // it probes the log: stop it before the log closes
 	err = log.Close()
 	stopMetrics(mon, logger)

@@ -162,8 +162,9 @@ type XRef struct {
 // SharedEventKey is what both sides' events share. AlternateKeys are
 // "Field=value" with Field a VCP-TRADE member; the first is the key the
 // pair was matched on. Timestamp is the capture time (ns since the Unix
-// epoch, a decimal string) of the event that opened the match; two events
-// pair within ToleranceMs of each other without a timestamp discrepancy.
+// epoch, a decimal string) of the local event, else of the counterparty's;
+// two events pair within ToleranceMs of each other without a timestamp
+// discrepancy.
 type SharedEventKey struct {
 	OrderID       string   `json:"OrderID,omitempty"`
 	AlternateKeys []string `json:"AlternateKeys"`

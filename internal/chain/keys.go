@@ -15,6 +15,7 @@ import "encoding/binary"
 //	'c' + tree size(8)                  checkpoints (internal/seal)
 //	'a' + …                             anchors (internal/seal)
 //	'x' + …                             derived lookup indexes (internal/index: 'x'+sub-prefix, see its keys.go)
+//	'r' + …                             reconciliation watermark and saved state (internal/xref)
 const (
 	PrefixMeta      = 'm'
 	PrefixEvent     = 'e'
@@ -24,6 +25,7 @@ const (
 	PrefixCheckpt   = 'c'
 	PrefixAnchor    = 'a'
 	PrefixIndex     = 'x'
+	PrefixXRef      = 'r'
 )
 
 var (

@@ -1,0 +1,311 @@
+package xref
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/fixmap"
+	"github.com/fixtap/fixtap/internal/loadgen"
+)
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+const (
+	firmSession  = "FIX.4.4:TAP->OMS"
+	venueSession = "FIX.4.4:TAP->VENUE"
+	otherSession = "FIX.4.4:TAP->OTHER"
+	base         = int64(1_795_000_000_000_000_000) // capture times start here
+)
+
+var testPolicy = chain.PolicyIdentification{Version: "1.1", PolicyID: "urn:test", ConformanceTier: "SILVER",
+	RegistrationPolicy: chain.RegistrationPolicy{Issuer: "test"}}
+
+// fakeClock stamps the reconciler's own events.
+type fakeClock struct{ n atomic.Int64 }
+
+func (c *fakeClock) Stamp() (int64, chain.ClockSyncStatus, *chain.Clock) {
+	return base + 100*int64(time.Second) + c.n.Add(1000), chain.BestEffort, &chain.Clock{Source: "SYSTEM"}
+}
+
+func testGroup() Group {
+	return Group{Name: "G", LocalRole: chain.RoleInitiator, Local: []string{firmSession}, Counterparty: []string{venueSession},
+		ExecKeys: []string{"ExecID", "SecondaryExecID"}, OrderKeys: []string{"ClOrdID", "OrderID"},
+		ToleranceMs: 1000, Deadline: 30 * time.Second}
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.Groups = []Group{testGroup()}
+	c.Clock = &fakeClock{}
+	c.Policy = testPolicy
+	c.Logger = quiet()
+	c.Interval = time.Millisecond
+	c.MaxRound = 64
+	c.SnapshotEvery = 500
+	return c
+}
+
+// frame makes a FIX 4.4 message of body (fields after the standard header).
+func frame(sender string, seq int, possDup bool, msgType string, body []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "35=%s\x0149=%s\x0156=TAP\x0134=%d\x01", msgType, sender, seq)
+	if possDup {
+		b.WriteString("43=Y\x01122=20261121-14:29:59.000\x01")
+	}
+	b.WriteString("52=20261121-14:30:00.000\x01")
+	b.Write(body)
+	var msg bytes.Buffer
+	fmt.Fprintf(&msg, "8=FIX.4.4\x019=%d\x01", b.Len())
+	msg.Write(b.Bytes())
+	var sum uint
+	for _, c := range msg.Bytes() {
+		sum += uint(c)
+	}
+	fmt.Fprintf(&msg, "10=%03d\x01", sum%256)
+	return msg.Bytes()
+}
+
+// tapEvent is one event as the tap would append it.
+type tapEvent struct {
+	session string
+	ts      int64
+	raw     []byte
+}
+
+var entryIDs = chain.NewIDGen()
+
+func (te tapEvent) entry(t testing.TB) *chain.Entry {
+	t.Helper()
+	mc := fixmap.Config{PseudonymizeAccounts: false}
+	m, err := mc.MapBytes(te.raw, te.session, fixmap.ParseOptions{})
+	if err != nil || m.Type == chain.ERR {
+		t.Fatalf("map %q: %v %+v", te.raw, err, m.Payload.ErrorDetails)
+	}
+	code, _ := m.Type.Code()
+	trace := ""
+	if m.Keys.OrderID != "" {
+		trace = "trace-" + m.Keys.OrderID
+	}
+	h := chain.Header{EventID: entryIDs.New(te.ts).String(), TraceID: trace, TimestampInt: strconv.FormatInt(te.ts, 10),
+		TimestampISO: time.Unix(0, te.ts).UTC().Format("2006-01-02T15:04:05.000000000Z"), EventType: m.Type, EventTypeCode: code,
+		TimestampPrecision: chain.PrecisionNanosecond, ClockSyncStatus: chain.BestEffort, HashAlgo: chain.HashAlgoSHA256,
+		Symbol: m.Symbol, AccountID: m.AccountID}
+	p := m.Payload
+	p.PolicyIdentification = &testPolicy
+	return &chain.Entry{Header: h, Payload: p, Raw: te.raw}
+}
+
+// tick is an event of no group (a heartbeat of another session) that moves
+// log time.
+func tick(ts int64, seq int) tapEvent {
+	return tapEvent{session: otherSession, ts: ts, raw: frame("OTHER", seq, false, "0", nil)}
+}
+
+// Faults of the scenario, by generator message index.
+type faults struct {
+	venueOnly, priceTick, qtyOff, late, dup, decimalForm int
+}
+
+// scenario builds the firm's and the venue's copies of the same n
+// generator messages (loadgen's day: orders, acks, fills, cancels,
+// replaces, rejects, busts), with one injected fault each, and a final
+// tick 60 s later so that the deadline passes. Each stream is in its own
+// order; the firm's copy of message k is captured at base + k ms, the
+// venue's 200 µs later (1.5 s for the late one).
+func scenario(t testing.TB, n int) (firm, venue []tapEvent, f faults, end tapEvent) {
+	g := loadgen.NewGenerator(42)
+	bodies := make([][]byte, n)
+	f = faults{venueOnly: -1, priceTick: -1, qtyOff: -1, late: -1, dup: -1, decimalForm: -1}
+	for i := range bodies {
+		bodies[i] = g.Next()
+		isFill := bytes.Contains(bodies[i], []byte("\x01150=F\x01"))
+		switch {
+		case i > n/10 && isFill && f.venueOnly < 0:
+			f.venueOnly = i
+		case i > n/5 && isFill && f.priceTick < 0:
+			f.priceTick = i
+		case i > n/4 && isFill && f.qtyOff < 0:
+			f.qtyOff = i
+		case i > n/3 && isFill && f.late < 0:
+			f.late = i
+		case i > n/2 && isFill && f.dup < 0:
+			f.dup = i
+		case i > 2*n/3 && bytes.HasPrefix(bodies[i], []byte("37=")) && f.decimalForm < 0:
+			f.decimalForm = i
+		}
+	}
+	if slices.Contains([]int{f.venueOnly, f.priceTick, f.qtyOff, f.late, f.dup, f.decimalForm}, -1) {
+		t.Fatalf("scenario of %d messages lacks a fault: %+v", n, f)
+	}
+	fseq, vseq := 1, 1
+	for i, body := range bodies {
+		msgType := "8"
+		if !bytes.HasPrefix(body, []byte("37=")) {
+			msgType = "D" // the generator's order copies start with 11=
+		}
+		ts := base + int64(i)*int64(time.Millisecond)
+		fb, vb := body, body
+		switch i {
+		case f.priceTick: // the venue's LastPx one tick (0.0001) higher
+			vb = bumpTag(vb, 31, func(v string) string { return addTick(v) })
+		case f.qtyOff: // the firm booked 100 more
+			fb = bumpTag(fb, 32, func(v string) string { n, _ := strconv.Atoi(v); return strconv.Itoa(n + 100) })
+		case f.decimalForm: // the venue writes 38 as "N.0": the same quantity
+			vb = bumpTag(vb, 38, func(v string) string { return v + ".0" })
+		}
+		if i != f.venueOnly {
+			firm = append(firm, tapEvent{firmSession, ts, frame("OMS", fseq, false, msgType, fb)})
+			fseq++
+		}
+		vts := ts + 200*int64(time.Microsecond)
+		if i == f.late {
+			vts = ts + 1500*int64(time.Millisecond)
+		}
+		venue = append(venue, tapEvent{venueSession, vts, frame("VENUE", vseq, false, msgType, vb)})
+		vseq++
+		if i == f.dup+3 { // the firm resends the dup's message 3 messages later, PossDup
+			firm = append(firm, tapEvent{firmSession, ts + 1, frame("OMS", fseq, true, "8", bodies[f.dup])})
+			fseq++
+		}
+	}
+	end = tick(base+int64(n)*int64(time.Millisecond)+60*int64(time.Second), 1)
+	return firm, venue, f, end
+}
+
+func bumpTag(body []byte, tag int, fn func(string) string) []byte {
+	fs := strings.Split(string(body), "\x01")
+	p := strconv.Itoa(tag) + "="
+	for i, f := range fs {
+		if v, ok := strings.CutPrefix(f, p); ok {
+			fs[i] = p + fn(v)
+			return []byte(strings.Join(fs, "\x01"))
+		}
+	}
+	panic(fmt.Sprintf("tag %d not in %q", tag, body))
+}
+
+// addTick adds 0.0001 to a 4-decimal price.
+func addTick(v string) string {
+	i, f, _ := strings.Cut(v, ".")
+	n, _ := strconv.Atoi(i + f)
+	s := strconv.Itoa(n + 1)
+	return s[:len(s)-4] + "." + s[len(s)-4:]
+}
+
+// merge interleaves a and b by capture time (as one tap would log them).
+func merge(a, b []tapEvent) []tapEvent {
+	out := make([]tapEvent, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		if j == len(b) || (i < len(a) && a[i].ts <= b[j].ts) {
+			out = append(out, a[i])
+			i++
+		} else {
+			out = append(out, b[j])
+			j++
+		}
+	}
+	return out
+}
+
+func openLog(t testing.TB, dir string) *chain.Log {
+	t.Helper()
+	cfg := chain.DefaultConfig(dir)
+	cfg.Logger = quiet()
+	l, err := chain.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func appendAll(t testing.TB, l *chain.Log, evs []tapEvent) {
+	t.Helper()
+	for _, te := range evs {
+		if err := l.Append(context.Background(), te.entry(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// caughtUp waits until r has read every durable record and the outcomes
+// it appended are durable too.
+func caughtUp(t testing.TB, l *chain.Log, r *Reconciler) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if err := l.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if r.Watermark() == l.Durable() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("reconciler at %d, log at %d", r.Watermark(), l.Durable())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// outcome is an XREF event's block without what differs between runs
+// (CrossReferenceID), as a comparable string.
+type outcome struct {
+	x   chain.XRef
+	sig string
+}
+
+// outcomes reads every XREF event of the log.
+func outcomes(t testing.TB, l *chain.Log) []outcome {
+	t.Helper()
+	var out []outcome
+	err := l.Range(0, l.Durable(), func(r *chain.Record) error {
+		if !bytes.Contains(r.Payload, []byte(`"VCP-XREF"`)) {
+			return nil
+		}
+		var p struct {
+			X chain.XRef `json:"VCP-XREF"`
+		}
+		if err := json.Unmarshal(r.Payload, &p); err != nil {
+			return err
+		}
+		x := p.X
+		x.CrossReferenceID = ""
+		b, _ := json.Marshal(x)
+		out = append(out, outcome{x: p.X, sig: string(b)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sigs(os []outcome) []string {
+	s := make([]string, len(os))
+	for i, o := range os {
+		s[i] = o.sig
+	}
+	slices.Sort(s)
+	return s
+}
+
+func sigOf(x *chain.XRef) string {
+	c := *x
+	c.CrossReferenceID = ""
+	b, _ := json.Marshal(&c)
+	return string(b)
+}

@@ -1,0 +1,243 @@
+package xref
+
+import (
+	"context"
+	"crypto/sha256"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fixtap/fixtap/internal/chain"
+)
+
+const scenarioSize = 3000
+
+// TestScenario: two correlated drop-copy streams of the same orders (the
+// firm's and the venue's copies of loadgen's day) with injected faults —
+// exactly those are flagged, with the right status and details, and
+// everything else is MATCHED.
+func TestScenario(t *testing.T) {
+	firm, venue, f, end := scenario(t, scenarioSize)
+	l := openLog(t, t.TempDir())
+	defer l.Close()
+	appendAll(t, l, append(merge(firm, venue), end))
+	r, err := New(context.Background(), l, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, l, r)
+	if err := r.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkScenario(t, outcomes(t, l), firm, venue, f)
+}
+
+// checkScenario checks the outcomes of scenario(…) against its faults.
+func checkScenario(t *testing.T, got []outcome, firm, venue []tapEvent, f faults) {
+	t.Helper()
+	byStatus := map[string][]chain.XRef{}
+	for _, o := range got {
+		byStatus[o.x.ReconciliationStatus] = append(byStatus[o.x.ReconciliationStatus], o.x)
+	}
+	// Every venue message pairs once, except the venue-only fill; the
+	// firm's duplicate is one more outcome.
+	if n, want := len(got), len(venue)+1; n != want {
+		t.Errorf("%d outcomes, want %d (one per venue message, and the duplicate)", n, want)
+	}
+	if n := len(byStatus[chain.XRefTimeout]); n != 1 {
+		t.Fatalf("%d TIMEOUTs, want 1: %+v", n, byStatus[chain.XRefTimeout])
+	}
+	to := byStatus[chain.XRefTimeout][0]
+	if to.LocalEventID != "" || to.CounterpartyEventID == "" || to.Timeout == nil || to.Timeout.ExpectedRole != chain.RoleInitiator ||
+		to.Timeout.Reason != "deadline" || !slices.Equal(to.Timeout.ExpectedSessions, []string{firmSession}) || to.Timeout.DeadlineMs != 30000 {
+		t.Errorf("TIMEOUT %+v %+v", to, to.Timeout)
+	}
+	want := map[string]string{ // AlternateKeys[0] → the one detail expected
+		"price": "ExecutionPrice", "qty": "ExecutedQty", "late": "CaptureTime", "dup": "PossDupFlag",
+	}
+	_ = want
+	disc := byStatus[chain.XRefDiscrepancy]
+	if len(disc) != 4 {
+		t.Fatalf("%d DISCREPANCYs, want 4 (price, quantity, late, duplicate): %+v", len(disc), disc)
+	}
+	type expect struct {
+		field, local, cp, severity string
+	}
+	fields := map[string]expect{}
+	for _, d := range disc {
+		if len(d.DiscrepancyDetails) != 1 {
+			t.Errorf("discrepancy with %d details: %+v", len(d.DiscrepancyDetails), d.DiscrepancyDetails)
+			continue
+		}
+		dd := d.DiscrepancyDetails[0]
+		fields[dd.Field] = expect{dd.Field, dd.LocalValue, dd.CounterpartyValue, dd.Severity}
+		switch dd.Field {
+		case "ExecutionPrice":
+			if addTick(dd.LocalValue) != dd.CounterpartyValue || dd.Severity != chain.SeverityCritical {
+				t.Errorf("price detail %+v", dd)
+			}
+		case "ExecutedQty":
+			if dd.Severity != chain.SeverityCritical || len(dd.LocalValue) == 0 || dd.LocalValue == dd.CounterpartyValue {
+				t.Errorf("quantity detail %+v", dd)
+			}
+		case "CaptureTime":
+			if dd.Severity != chain.SeverityWarning {
+				t.Errorf("late detail %+v", dd)
+			}
+		case "PossDupFlag":
+			if dd.Severity != chain.SeverityInfo || dd.LocalValue != "Y" || d.RepeatsEventID == "" || d.LocalEventID == d.RepeatsEventID || d.CounterpartyEventID != "" {
+				t.Errorf("duplicate %+v", d)
+			}
+		default:
+			t.Errorf("unexpected discrepancy %+v", dd)
+		}
+	}
+	if len(fields) != 4 {
+		t.Errorf("discrepancy fields %v", fields)
+	}
+	for _, m := range byStatus[chain.XRefMatched] {
+		if m.LocalEventID == "" || m.CounterpartyEventID == "" || m.LocalEventHash == "" || m.PartyRole != chain.RoleInitiator ||
+			m.CounterpartyID != venueSession || len(m.SharedEventKey.AlternateKeys) != 1 || m.SharedEventKey.ToleranceMs != 1000 {
+			t.Fatalf("MATCHED %+v", m)
+		}
+		if k := m.SharedEventKey.AlternateKeys[0]; !strings.HasPrefix(k, "ExecID=") && !strings.HasPrefix(k, "ClOrdID=") {
+			t.Fatalf("key %q", k)
+		}
+	}
+}
+
+// TestRestart: the reconciler stopped hard (no state saved) or cleanly at
+// several points, over a log that grows meanwhile, writes the same
+// outcomes as an uninterrupted run, none twice.
+func TestRestart(t *testing.T) {
+	firm, venue, f, end := scenario(t, scenarioSize)
+	all := append(merge(firm, venue), end)
+	l := openLog(t, t.TempDir())
+	defer l.Close()
+	cuts := []int{len(all) / 5, len(all) / 2, 3 * len(all) / 4, len(all)}
+	from := 0
+	for i, cut := range cuts {
+		appendAll(t, l, all[from:cut])
+		from = cut
+		ctx, cancel := context.WithCancel(context.Background())
+		r, err := New(ctx, l, testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		caughtUp(t, l, r)
+		if i%2 == 0 {
+			cancel() // a hard stop: nothing saved since the last periodic save
+			<-r.done
+		} else if err := r.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	got := outcomes(t, l)
+	checkScenario(t, got, firm, venue, f)
+}
+
+// records turns tap events into log records without a log (for the
+// engine alone): the EventHash stands in as SHA-256 of the raw bytes.
+func records(t testing.TB, evs []tapEvent) []*chain.Record {
+	var out []*chain.Record
+	for i, te := range evs {
+		e := te.entry(t)
+		h, err := chain.AppendCanonical(nil, &e.Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := chain.AppendCanonical(nil, &e.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &chain.Record{Seq: uint64(i), Hash: sha256.Sum256(te.raw), Header: h, Payload: p})
+	}
+	return out
+}
+
+// runEngine feeds recs through a fresh engine and returns the outcomes'
+// signatures, sorted.
+func runEngine(t testing.TB, recs []*chain.Record) []string {
+	cfg := testConfig()
+	en := newEngine(cfg.Groups, cfg.MaxPending)
+	rd := newReader(cfg.Groups)
+	var out []string
+	var in input
+	for _, rec := range recs {
+		if err := rd.read(rec, &in); err != nil {
+			t.Fatal(err)
+		}
+		en.step(&in, func(_ int, x *chain.XRef, _, _ string) {
+			out = append(out, sigOf(x))
+		})
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestInterleavings: for random interleavings of the two streams (each in
+// its own order, as each session delivers it), the multiset of outcomes
+// is the same.
+func TestInterleavings(t *testing.T) {
+	firm, venue, _, end := scenario(t, 1200)
+	fr, vr := records(t, firm), records(t, venue)
+	er := records(t, []tapEvent{end})[0]
+	want := runEngine(t, append(interleave(rand.New(rand.NewPCG(0, 0)), fr, vr, 0), er))
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		got := runEngine(t, append(interleave(rng, fr, vr, int(seed%3)), er))
+		if !slices.Equal(got, want) {
+			t.Fatalf("seed %d: outcomes differ (%d vs %d)", seed, len(got), len(want))
+		}
+	}
+}
+
+// FuzzInterleavings is TestInterleavings with the fuzzer choosing.
+func FuzzInterleavings(f *testing.F) {
+	firm, venue, _, end := scenario(f, 400)
+	fr, vr := records(f, firm), records(f, venue)
+	er := records(f, []tapEvent{end})[0]
+	want := runEngine(f, append(interleave(rand.New(rand.NewPCG(0, 0)), fr, vr, 0), er))
+	f.Add(uint64(1), uint8(0))
+	f.Add(uint64(2), uint8(1))
+	f.Fuzz(func(t *testing.T, seed uint64, mode uint8) {
+		got := runEngine(t, append(interleave(rand.New(rand.NewPCG(seed, 7)), fr, vr, int(mode%3)), er))
+		if !slices.Equal(got, want) {
+			t.Fatalf("outcomes differ")
+		}
+	})
+}
+
+// interleave merges a and b keeping each one's order: mode 0 by fair
+// coin, 1 in runs of up to 200 from one side, 2 all of a then all of b.
+func interleave(rng *rand.Rand, a, b []*chain.Record, mode int) []*chain.Record {
+	out := make([]*chain.Record, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		fromA := j == len(b) || (i < len(a) && rng.IntN(2) == 0)
+		n := 1
+		switch mode {
+		case 1:
+			n = 1 + rng.IntN(200)
+		case 2:
+			fromA, n = i < len(a), len(a)+len(b)
+		}
+		for ; n > 0; n-- {
+			if fromA && i < len(a) {
+				out = append(out, a[i])
+				i++
+			} else if !fromA && j < len(b) {
+				out = append(out, b[j])
+				j++
+			}
+		}
+	}
+	for k, r := range out {
+		c := *r
+		c.Seq = uint64(k)
+		out[k] = &c
+	}
+	return out
+}
