@@ -30,13 +30,19 @@ func TestLoadgenGapResend(t *testing.T) {
 	if st.Resent < 150 || st.Connections < 2 {
 		t.Fatalf("loadgen stats %+v: want ≥ 150 resent over ≥ 2 connections", st)
 	}
+	// Wait for the last message and for the tap to have noticed every
+	// drop: the last drop's ERR_CONN may land after the last message.
 	es := waitEvents(t, h.log, func(es []*chain.Event) bool {
+		last, drops := false, 0
 		for _, e := range es {
 			if f := e.Payload.FIX; f != nil && f.MsgSeqNum == int64(st.NextSeq-1) {
-				return true
+				last = true
+			}
+			if e.Header.EventType == chain.ERR && e.Payload.ErrorDetails.ErrorCode == "ERR_CONN" && e.Payload.FIX == nil {
+				drops++
 			}
 		}
-		return false
+		return last && drops >= st.Connections-1
 	})
 	seen := map[int64]int{}
 	var app, errs int
