@@ -59,6 +59,31 @@ type Config struct {
 	TLS *tls.Config
 	// Now supplies SendingTime; tests and the demo pass the clock's.
 	Now func() time.Time
+	// Messages, if set, are sent in order instead of the Generator's
+	// (Count, Rate and Seed are then ignored), each not before Start +
+	// its At. Start (zero: when Run begins) may be shared: two senders
+	// given one Start stay in step across reconnects, sending at once
+	// whatever fell due while they were disconnected.
+	Messages []Message
+	Start    time.Time
+}
+
+// Message is one prepared application message (Config.Messages).
+type Message struct {
+	MsgType string        // "8", "D", …: never a session-level type
+	Body    []byte        // the fields after the standard header, each ending in SOH
+	PossDup bool          // sent under a new MsgSeqNum with PossDupFlag=Y and OrigSendingTime
+	At      time.Duration // not sent before Config.Start + At
+}
+
+// isAdmin reports whether msgType is session-level: such a type is never
+// an application message (a resend would gap-fill over it).
+func isAdmin(msgType string) bool {
+	switch msgType {
+	case "0", "1", "2", "3", "4", "5", "A":
+		return true
+	}
+	return false
 }
 
 // Stats is what a run did.
@@ -83,6 +108,14 @@ func (c *Config) Validate() error {
 	case c.Now == nil:
 		return errors.New("loadgen: Now is required")
 	}
+	for i, m := range c.Messages {
+		if m.MsgType == "" || isAdmin(m.MsgType) || len(m.Body) == 0 || m.Body[len(m.Body)-1] != 1 || m.At < 0 {
+			return fmt.Errorf("loadgen: message %d: want an application MsgType, a body ending in SOH and At ≥ 0", i)
+		}
+		if i > 0 && m.At < c.Messages[i-1].At {
+			return fmt.Errorf("loadgen: message %d: At %v before the previous one's", i, m.At)
+		}
+	}
 	return nil
 }
 
@@ -93,8 +126,9 @@ type sender struct {
 	mu   sync.Mutex // guards w, seq and sent (the writer and the resend path)
 	w    *bufio.Writer
 	seq  int
-	sent map[int][]byte // MsgSeqNum → application body (tags after the header), for resends
+	sent map[int]appMsg // MsgSeqNum → application message, for resends
 	st   Stats
+	t0   time.Time // Config.Start, or when Run began
 
 	heartbeat chan string // TestReqIDs of Heartbeats received
 	scratch   []byte      // framing buffer, reused
@@ -102,7 +136,23 @@ type sender struct {
 	ts        string      // SendingTime of tsMs
 }
 
-// Run streams cfg.Count application messages and logs out.
+// appMsg is an application message as sent (and resent).
+type appMsg struct {
+	msgType string
+	body    []byte
+}
+
+// next returns application message i of the run.
+func (s *sender) next(i int) (appMsg, bool) {
+	if s.cfg.Messages != nil {
+		m := s.cfg.Messages[i]
+		return appMsg{m.MsgType, m.Body}, m.PossDup
+	}
+	return appMsg{"8", s.gen.Next()}, false
+}
+
+// Run streams cfg.Count application messages (or cfg.Messages) and logs
+// out.
 func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 	if err := cfg.Validate(); err != nil {
 		return Stats{}, err
@@ -110,11 +160,18 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 	if cfg.HeartBtInt == 0 {
 		cfg.HeartBtInt = 30
 	}
-	s := &sender{cfg: cfg, gen: NewGenerator(cfg.Seed).withPrefix(cfg.IDPrefix), seq: max(cfg.StartSeq, 1), sent: map[int][]byte{}, heartbeat: make(chan string, 16)}
+	if cfg.Messages != nil {
+		cfg.Count, cfg.Rate = len(cfg.Messages), 0
+	}
+	s := &sender{cfg: cfg, gen: NewGenerator(cfg.Seed).withPrefix(cfg.IDPrefix), seq: max(cfg.StartSeq, 1), sent: map[int]appMsg{}, heartbeat: make(chan string, 16)}
 	if cfg.ResetSeqNum {
 		s.seq = 1
 	}
 	start := cfg.Now()
+	s.t0 = cfg.Start
+	if s.t0.IsZero() {
+		s.t0 = start
+	}
 	defer func() { st.Elapsed = cfg.Now().Sub(start) }()
 	sent := 0
 	reset := cfg.ResetSeqNum
@@ -164,7 +221,7 @@ func Run(ctx context.Context, cfg Config) (st Stats, err error) {
 			<-readErr
 			for i := 0; i < cfg.Offline && sent < cfg.Count; i++ {
 				s.mu.Lock()
-				s.sent[s.seq] = s.gen.Next()
+				s.sent[s.seq], _ = s.next(sent)
 				s.seq++
 				s.mu.Unlock()
 				sent++
@@ -255,7 +312,19 @@ func (s *sender) stream(ctx context.Context, from, to int, readErr <-chan error)
 		default:
 		}
 		k := min(batch, to-i)
-		if s.cfg.Rate > 0 {
+		if s.cfg.Messages != nil {
+			// Send what is due; sleep until the next one is.
+			now := s.cfg.Now().Sub(s.t0)
+			due := 0
+			for due < k && s.cfg.Messages[i+due].At <= now {
+				due++
+			}
+			if due == 0 {
+				time.Sleep(min(s.cfg.Messages[i].At-now, 5*time.Millisecond))
+				continue
+			}
+			k = due
+		} else if s.cfg.Rate > 0 {
 			// Send what is due; sleep until the next batch is.
 			due := int(s.cfg.Now().Sub(start).Seconds()*float64(s.cfg.Rate)) + 1 - (i - from)
 			if due <= 0 {
@@ -266,9 +335,9 @@ func (s *sender) stream(ctx context.Context, from, to int, readErr <-chan error)
 		}
 		s.mu.Lock()
 		for j := 0; j < k; j++ {
-			body := s.gen.Next()
-			s.sent[s.seq] = body
-			s.writeLocked("8", body, 0, false)
+			m, possDup := s.next(i + j)
+			s.sent[s.seq] = m
+			s.writeLocked(m.msgType, m.body, 0, possDup)
 		}
 		err := s.w.Flush()
 		s.mu.Unlock()
@@ -382,8 +451,8 @@ func (s *sender) resend(f map[int]string) error {
 		end = s.seq - 1
 	}
 	for seq := begin; seq <= end; {
-		if body, ok := s.sent[seq]; ok {
-			s.writeLocked("8", body, seq, true)
+		if m, ok := s.sent[seq]; ok {
+			s.writeLocked(m.msgType, m.body, seq, true)
 			s.st.Resent++
 			seq++
 			continue
