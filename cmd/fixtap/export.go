@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -83,6 +85,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	session := fs.String("session", "", "one FIX session's events (its name as the tap logs it, e.g. FIX.4.4:TAP->BROKER); with -order, narrows the order search")
 	order := fs.String("order", "", "one order's whole lifecycle, by ClOrdID, OrigClOrdID, OrderID or ExecID")
 	redact := fs.Bool("redact-raw", false, "leave the raw FIX bytes out (their SHA-256 stays in each event)")
+	xref := fs.Bool("xref", false, "the reconciliation outcomes (VCP-XREF) and the events they name, with xref.jsonl: each firm-side record with ExpectedCounterpartyHash for the counterparty to check")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,7 +101,12 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer r.Close()
-	req, err := selectEvents(ctx, r, *all, *seqs, *from, *to, *session, *order)
+	var req export.Request
+	if *xref {
+		req, err = selectXRef(ctx, r)
+	} else {
+		req, err = selectEvents(ctx, r, *all, *seqs, *from, *to, *session, *order)
+	}
 	if err != nil {
 		return err
 	}
@@ -187,4 +195,55 @@ func loadConfig(stderr io.Writer, path string) (*tapconfig.File, error) {
 		return nil, configError(stderr, err)
 	}
 	return f, nil
+}
+
+// selectXRef selects every VCP-XREF outcome below the newest checkpoint
+// and the events each names, so that verify can re-check them, and asks
+// for xref.jsonl. Two passes over the log: the outcomes and the EventIDs
+// they name, then those events' seqs.
+func selectXRef(ctx context.Context, r *reader) (export.Request, error) {
+	req := export.Request{Selection: verify.Selection{By: "xref"}, XRefRecords: true}
+	c, err := r.seal.Latest()
+	if err != nil {
+		return req, err
+	}
+	named := map[string]bool{}
+	err = r.log.Range(0, c.Size, func(rec *chain.Record) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !bytes.Contains(rec.Payload, []byte(`"VCP-XREF":`)) {
+			return nil
+		}
+		var p struct {
+			XRef struct{ LocalEventID, CounterpartyEventID, RepeatsEventID string } `json:"VCP-XREF"`
+		}
+		if err := json.Unmarshal(rec.Payload, &p); err != nil {
+			return fmt.Errorf("export: seq %d: %w", rec.Seq, err)
+		}
+		req.Seqs = append(req.Seqs, rec.Seq)
+		for _, id := range []string{p.XRef.LocalEventID, p.XRef.CounterpartyEventID, p.XRef.RepeatsEventID} {
+			if id != "" {
+				named[id] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return req, err
+	}
+	if len(req.Seqs) == 0 {
+		return req, errors.New("export: the log holds no reconciliation outcome (VCP-XREF) yet")
+	}
+	err = r.log.Range(0, c.Size, func(rec *chain.Record) error {
+		if !bytes.Contains(rec.Payload, []byte(`"VCP-TRADE":`)) {
+			return nil
+		}
+		var h struct{ EventID string }
+		if json.Unmarshal(rec.Header, &h) == nil && named[h.EventID] {
+			req.Seqs = append(req.Seqs, rec.Seq)
+		}
+		return nil
+	})
+	return req, err
 }

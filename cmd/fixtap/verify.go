@@ -142,6 +142,10 @@ func printReport(w io.Writer, path string, r *verify.Report) {
 	for _, s := range r.Sessions {
 		fmt.Fprintf(w, "               %s epoch %d: MsgSeqNum %d..%d, %d delivered, %d accounted as never delivered\n", s.SessionID, s.Epoch, s.First, s.Last, s.Delivered, s.Accounted)
 	}
+	if x := r.XRef; x != nil {
+		fmt.Fprintf(w, "  xref       %d MATCHED, %d DISCREPANCY (%d duplicates), %d TIMEOUT; %d re-checked against the events they name, %d name events not in this bundle\n",
+			x.Matched, x.Discrepancy, x.Duplicates, x.Timeout, x.Rechecked, x.NotInHere)
+	}
 	fmt.Fprintf(w, "  types      %s\n", countString(r.EventTypes))
 	fmt.Fprintf(w, "  clock      %s\n", countString(r.ClockStatuses))
 	if r.PolicyCount > 0 {

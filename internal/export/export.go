@@ -13,6 +13,7 @@ package export
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/ed25519"
@@ -77,6 +78,11 @@ type Request struct {
 	Kind string
 	// RedactRaw leaves the raw FIX bytes out (their hashes stay in the events).
 	RedactRaw bool
+	// XRefRecords also writes xref.jsonl: each VCP-XREF outcome in the
+	// bundle with ExpectedCounterpartyHash, the SHA-256 of the exact wire
+	// bytes of the counterparty's message as this tap received it, which
+	// the counterparty can look up in its own log (docs/bundle.md).
+	XRefRecords bool
 }
 
 // ErrEmpty is returned when the selection holds no sealed event.
@@ -544,6 +550,8 @@ func (w *writer) writeEvents(ctx context.Context, m *verify.Manifest, seqs []uin
 	keyIDs := map[string]uint64{}
 	var line []byte
 	var rawOff int64
+	var xrefs [][]byte
+	rawSHA := map[string]string{} // EventID → FIX.RawSHA256, for xref.jsonl
 	one := func(r *chain.Record) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -553,6 +561,25 @@ func (w *writer) writeEvents(ctx context.Context, m *verify.Manifest, seqs []uin
 		}
 		if err := r.Check(); err != nil {
 			return fmt.Errorf("export: %w", err)
+		}
+		if bytes.Contains(r.Payload, []byte(`"VCP-XREF":`)) {
+			m.XRef++
+			if w.req.XRefRecords {
+				var p struct {
+					XRef json.RawMessage `json:"VCP-XREF"`
+				}
+				if err := json.Unmarshal(r.Payload, &p); err != nil {
+					return fmt.Errorf("export: seq %d: %w", r.Seq, err)
+				}
+				xrefs = append(xrefs, p.XRef)
+			}
+		}
+		if w.req.XRefRecords && bytes.Contains(r.Payload, []byte(`"VCP-TRADE":`)) {
+			var h struct{ EventID string }
+			var p struct{ FIX struct{ RawSHA256 string } }
+			if json.Unmarshal(r.Header, &h) == nil && json.Unmarshal(r.Payload, &p) == nil {
+				rawSHA[h.EventID] = p.FIX.RawSHA256
+			}
 		}
 		fc := firstCovering(r.Seq)
 		sec := r.Security()
@@ -621,7 +648,41 @@ func (w *writer) writeEvents(ctx context.Context, m *verify.Manifest, seqs []uin
 	if err != nil {
 		return nil, err
 	}
+	if w.req.XRefRecords {
+		if err := w.writeXRef(xrefs, rawSHA); err != nil {
+			return nil, err
+		}
+	}
 	return keyIDs, nil
+}
+
+// writeXRef writes xref.jsonl: every VCP-XREF block of the bundle, in log
+// order, with ExpectedCounterpartyHash added (empty when the counterparty
+// event is not in the bundle, or for a TIMEOUT that never got one).
+func (w *writer) writeXRef(xrefs [][]byte, rawSHA map[string]string) error {
+	f, err := w.create(verify.XRefFile)
+	if err != nil {
+		return err
+	}
+	for _, x := range xrefs {
+		var m map[string]any
+		if err := json.Unmarshal(x, &m); err != nil {
+			f.f.Close()
+			return fmt.Errorf("export: xref: %w", err)
+		}
+		id, _ := m["CounterpartyEventID"].(string)
+		m["ExpectedCounterpartyHash"] = rawSHA[id]
+		b, err := json.Marshal(m)
+		if err != nil {
+			f.f.Close()
+			return fmt.Errorf("export: xref: %w", err)
+		}
+		if _, err := f.Write(append(b, '\n')); err != nil {
+			f.f.Close()
+			return err
+		}
+	}
+	return f.Close()
 }
 
 // writeTlogProof writes <seq>.tlog-proof: the event's inclusion proof in

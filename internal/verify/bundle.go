@@ -40,6 +40,7 @@ import (
 //	keys/tsa-roots.pem        the TSA trust roots the tap was configured with
 //	keys/tsa-chain.pem        the certificates the tokens carry (TSA signer, intermediates)
 //	<seq>.tlog-proof     proof bundles (fixtap proof): the event's C2SP tlog-proof
+//	xref.jsonl           export -xref: each VCP-XREF outcome with ExpectedCounterpartyHash
 const (
 	Format       = "fixtap-bundle/1"
 	ManifestFile = "manifest.json"
@@ -48,6 +49,7 @@ const (
 	RawFile      = "raw.fix"
 	RawIndexFile = "raw.idx"
 	ProofsFile   = "proofs.jsonl"
+	XRefFile     = "xref.jsonl"
 )
 
 // Bundle kinds.
@@ -71,10 +73,13 @@ type Manifest struct {
 	TreeSize uint64 `json:"TreeSize"`
 	// Events is the number of lines of events.jsonl; FirstSeq and LastSeq
 	// the log seqs of its first and last.
-	Events      uint64            `json:"Events"`
-	FirstSeq    uint64            `json:"FirstSeq"`
-	LastSeq     uint64            `json:"LastSeq"`
-	RawRedacted bool              `json:"RawRedacted"`
+	Events      uint64 `json:"Events"`
+	FirstSeq    uint64 `json:"FirstSeq"`
+	LastSeq     uint64 `json:"LastSeq"`
+	RawRedacted bool   `json:"RawRedacted"`
+	// XRef counts the VCP-XREF outcome events in events.jsonl, so the
+	// verifier knows to keep what it needs to re-check them.
+	XRef        uint64            `json:"XRef,omitempty"`
 	Tier        string            `json:"Tier,omitempty"`
 	PolicyID    string            `json:"PolicyID,omitempty"`
 	Checkpoints []CheckpointEntry `json:"Checkpoints"`

@@ -26,6 +26,7 @@ type collector struct {
 	nextCP  int // index of the next checkpoint the tree reaches
 	epochs  map[epochKey]*epochState
 	hashes  map[uint64][32]byte // proof bundles: the events' hashes, for their tlog-proofs
+	xref    xrefState
 }
 
 type epochKey struct {
@@ -123,6 +124,7 @@ func (c *collector) add(line int, r *evResult) {
 		}
 		c.hashes[seq] = r.hash
 	}
+	c.collectXRef(r)
 	c.accountSession(r)
 	c.policy(r)
 	c.last, c.lastSeq = r, seq
@@ -250,6 +252,7 @@ func (c *collector) finish() {
 	if v.m.Kind == KindProof {
 		v.checkTlogProofs(c.hashes)
 	}
+	c.checkXRefs()
 	if uint64(c.n) != v.m.Events {
 		v.fail(Failure{Layer: "event", Check: "missing", Detail: fmt.Sprintf("events.jsonl holds %d events, manifest says %d", c.n, v.m.Events)})
 	}

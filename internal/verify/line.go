@@ -200,6 +200,7 @@ type header struct {
 	TimestampInt    string `json:"TimestampInt"`
 	EventType       string `json:"EventType"`
 	ClockSyncStatus string `json:"ClockSyncStatus"`
+	Symbol          string `json:"Symbol"`
 }
 
 type fixBlock struct {
@@ -209,6 +210,7 @@ type fixBlock struct {
 	Epoch           int64  `json:"Epoch"`
 	AheadOfSequence bool   `json:"AheadOfSequence"`
 	Unprocessed     bool   `json:"Unprocessed"`
+	PossDupFlag     bool   `json:"PossDupFlag"`
 	RawSHA256       string `json:"RawSHA256"`
 }
 
@@ -235,6 +237,11 @@ type payload struct {
 	TapSession           *tapSession           `json:"TapSession"`
 	ErrorDetails         *errorDetails         `json:"ErrorDetails"`
 	PolicyIdentification *policyIdentification `json:"PolicyIdentification"`
+	// Trade holds the string members of VCP-TRADE, read only when the
+	// bundle holds VCP-XREF outcomes to re-check (extractPayload's trade).
+	Trade map[string]string `json:"-"`
+	// XRef is the VCP-XREF block's bytes, if any.
+	XRef []byte `json:"-"`
 }
 
 // The verifier reads a handful of fields from every event. encoding/json
@@ -321,17 +328,39 @@ func extractHeader(b []byte, h *header) error {
 			h.EventType, err = jsonString(val)
 		case "ClockSyncStatus":
 			h.ClockSyncStatus, err = jsonString(val)
+		case "Symbol":
+			h.Symbol, err = jsonString(val)
 		}
 		return err
 	})
 }
 
-func extractPayload(b []byte, p *payload) error {
+func extractPayload(b []byte, p *payload) error { return extractPayloadTrade(b, p, false) }
+
+// extractPayloadTrade is extractPayload, also reading the VCP-TRADE
+// strings when trade is set.
+func extractPayloadTrade(b []byte, p *payload, trade bool) error {
 	return eachMember(b, func(name string, val []byte) error {
 		if string(val) == "null" {
 			return nil
 		}
 		switch name {
+		case "VCP-TRADE":
+			if !trade {
+				return nil
+			}
+			p.Trade = map[string]string{}
+			return eachMember(val, func(name string, v []byte) error {
+				if len(v) > 0 && v[0] == '"' {
+					s, err := jsonString(v)
+					p.Trade[name] = s
+					return err
+				}
+				return nil
+			})
+		case "VCP-XREF":
+			p.XRef = append([]byte(nil), val...)
+			return nil
 		case "FIX":
 			p.FIX = &fixBlock{}
 			f := p.FIX
@@ -349,6 +378,8 @@ func extractPayload(b []byte, p *payload) error {
 					f.AheadOfSequence, err = jsonBool(v)
 				case "Unprocessed":
 					f.Unprocessed, err = jsonBool(v)
+				case "PossDupFlag":
+					f.PossDupFlag, err = jsonBool(v)
 				case "RawSHA256":
 					f.RawSHA256, err = jsonString(v)
 				}

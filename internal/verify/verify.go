@@ -112,6 +112,7 @@ type Report struct {
 	PolicyFindings []PolicyFinding `json:"PolicyFindings"`
 	PolicyCount    int             `json:"PolicyFindingCount"`
 	Unanchored     *SeqRange       `json:"Unanchored,omitempty"`
+	XRef           *XRefTotals     `json:"XRef,omitempty"`
 	Warnings       []string        `json:"Warnings"`
 	Failures       []Failure       `json:"Failures"`
 	FailureCount   int             `json:"FailureCount"`
@@ -757,7 +758,7 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 		return
 	}
 	r.id = r.hdr.EventID
-	if err := extractPayload(pay, &r.pay); err != nil {
+	if err := extractPayloadTrade(pay, &r.pay, v.m.XRef > 0); err != nil {
 		r.err = "Payload: " + err.Error()
 		return
 	}
