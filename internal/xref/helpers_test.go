@@ -9,14 +9,13 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/fixmap"
-	"github.com/fixtap/fixtap/internal/loadgen"
+	"github.com/fixtap/fixtap/internal/xref/xreftest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -112,95 +111,25 @@ func tick(ts int64, seq int) tapEvent {
 	return tapEvent{session: otherSession, ts: ts, raw: frame("OTHER", seq, false, "0", nil)}
 }
 
-// Faults of the scenario, by generator message index.
-type faults struct {
-	venueOnly, priceTick, qtyOff, late, dup, decimalForm int
-}
-
-// scenario builds the firm's and the venue's copies of the same n
-// generator messages (loadgen's day: orders, acks, fills, cancels,
-// replaces, rejects, busts), with one injected fault each, and a final
-// tick 60 s later so that the deadline passes. Each stream is in its own
-// order; the firm's copy of message k is captured at base + k ms, the
-// venue's 200 µs later (1.5 s for the late one).
-func scenario(t testing.TB, n int) (firm, venue []tapEvent, f faults, end tapEvent) {
-	g := loadgen.NewGenerator(42)
-	bodies := make([][]byte, n)
-	f = faults{venueOnly: -1, priceTick: -1, qtyOff: -1, late: -1, dup: -1, decimalForm: -1}
-	for i := range bodies {
-		bodies[i] = g.Next()
-		isFill := bytes.Contains(bodies[i], []byte("\x01150=F\x01"))
-		switch {
-		case i > n/10 && isFill && f.venueOnly < 0:
-			f.venueOnly = i
-		case i > n/5 && isFill && f.priceTick < 0:
-			f.priceTick = i
-		case i > n/4 && isFill && f.qtyOff < 0:
-			f.qtyOff = i
-		case i > n/3 && isFill && f.late < 0:
-			f.late = i
-		case i > n/2 && isFill && f.dup < 0:
-			f.dup = i
-		case i > 2*n/3 && bytes.HasPrefix(bodies[i], []byte("37=")) && f.decimalForm < 0:
-			f.decimalForm = i
-		}
+// scenario is xreftest's: the firm's and the venue's copies of the same n
+// generator messages with one injected fault each, the firm's copy of
+// message k captured at base + k ms, the venue's 200 µs later (1.5 s for
+// the late one), and a final tick 60 s later so that the deadline passes.
+func scenario(t testing.TB, n int) (firm, venue []tapEvent, f xreftest.Faults, end tapEvent) {
+	t.Helper()
+	fc, vc, f, err := xreftest.Scenario(n, xreftest.Timing{Step: time.Millisecond, VenueLag: 200 * time.Microsecond, Late: 1500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if slices.Contains([]int{f.venueOnly, f.priceTick, f.qtyOff, f.late, f.dup, f.decimalForm}, -1) {
-		t.Fatalf("scenario of %d messages lacks a fault: %+v", n, f)
-	}
-	fseq, vseq := 1, 1
-	for i, body := range bodies {
-		msgType := "8"
-		if !bytes.HasPrefix(body, []byte("37=")) {
-			msgType = "D" // the generator's order copies start with 11=
+	events := func(cs []xreftest.Copy, session, sender string) []tapEvent {
+		out := make([]tapEvent, len(cs))
+		for k, c := range cs {
+			out[k] = tapEvent{session, base + int64(c.At), frame(sender, k+1, c.PossDup, c.MsgType, c.Body)}
 		}
-		ts := base + int64(i)*int64(time.Millisecond)
-		fb, vb := body, body
-		switch i {
-		case f.priceTick: // the venue's LastPx one tick (0.0001) higher
-			vb = bumpTag(vb, 31, func(v string) string { return addTick(v) })
-		case f.qtyOff: // the firm booked 100 more
-			fb = bumpTag(fb, 32, func(v string) string { n, _ := strconv.Atoi(v); return strconv.Itoa(n + 100) })
-		case f.decimalForm: // the venue writes 38 as "N.0": the same quantity
-			vb = bumpTag(vb, 38, func(v string) string { return v + ".0" })
-		}
-		if i != f.venueOnly {
-			firm = append(firm, tapEvent{firmSession, ts, frame("OMS", fseq, false, msgType, fb)})
-			fseq++
-		}
-		vts := ts + 200*int64(time.Microsecond)
-		if i == f.late {
-			vts = ts + 1500*int64(time.Millisecond)
-		}
-		venue = append(venue, tapEvent{venueSession, vts, frame("VENUE", vseq, false, msgType, vb)})
-		vseq++
-		if i == f.dup+3 { // the firm resends the dup's message 3 messages later, PossDup
-			firm = append(firm, tapEvent{firmSession, ts + 1, frame("OMS", fseq, true, "8", bodies[f.dup])})
-			fseq++
-		}
+		return out
 	}
 	end = tick(base+int64(n)*int64(time.Millisecond)+60*int64(time.Second), 1)
-	return firm, venue, f, end
-}
-
-func bumpTag(body []byte, tag int, fn func(string) string) []byte {
-	fs := strings.Split(string(body), "\x01")
-	p := strconv.Itoa(tag) + "="
-	for i, f := range fs {
-		if v, ok := strings.CutPrefix(f, p); ok {
-			fs[i] = p + fn(v)
-			return []byte(strings.Join(fs, "\x01"))
-		}
-	}
-	panic(fmt.Sprintf("tag %d not in %q", tag, body))
-}
-
-// addTick adds 0.0001 to a 4-decimal price.
-func addTick(v string) string {
-	i, f, _ := strings.Cut(v, ".")
-	n, _ := strconv.Atoi(i + f)
-	s := strconv.Itoa(n + 1)
-	return s[:len(s)-4] + "." + s[len(s)-4:]
+	return events(fc, firmSession, "OMS"), events(vc, venueSession, "VENUE"), f, end
 }
 
 // merge interleaves a and b by capture time (as one tap would log them).

@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/xref/xreftest"
 )
 
 const scenarioSize = 3000
@@ -33,77 +33,16 @@ func TestScenario(t *testing.T) {
 	checkScenario(t, outcomes(t, l), firm, venue, f)
 }
 
-// checkScenario checks the outcomes of scenario(…) against its faults.
-func checkScenario(t *testing.T, got []outcome, firm, venue []tapEvent, f faults) {
+// checkScenario checks the outcomes of scenario(…) against its faults
+// (xreftest.Check).
+func checkScenario(t *testing.T, got []outcome, firm, venue []tapEvent, f xreftest.Faults) {
 	t.Helper()
-	byStatus := map[string][]chain.XRef{}
-	for _, o := range got {
-		byStatus[o.x.ReconciliationStatus] = append(byStatus[o.x.ReconciliationStatus], o.x)
+	xs := make([]chain.XRef, len(got))
+	for i, o := range got {
+		xs[i] = o.x
 	}
-	// Every venue message pairs once, except the venue-only fill; the
-	// firm's duplicate is one more outcome.
-	if n, want := len(got), len(venue)+1; n != want {
-		t.Errorf("%d outcomes, want %d (one per venue message, and the duplicate)", n, want)
-	}
-	if n := len(byStatus[chain.XRefTimeout]); n != 1 {
-		t.Fatalf("%d TIMEOUTs, want 1: %+v", n, byStatus[chain.XRefTimeout])
-	}
-	to := byStatus[chain.XRefTimeout][0]
-	if to.LocalEventID != "" || to.CounterpartyEventID == "" || to.Timeout == nil || to.Timeout.ExpectedRole != chain.RoleInitiator ||
-		to.Timeout.Reason != "deadline" || !slices.Equal(to.Timeout.ExpectedSessions, []string{firmSession}) || to.Timeout.DeadlineMs != 30000 {
-		t.Errorf("TIMEOUT %+v %+v", to, to.Timeout)
-	}
-	want := map[string]string{ // AlternateKeys[0] → the one detail expected
-		"price": "ExecutionPrice", "qty": "ExecutedQty", "late": "CaptureTime", "dup": "PossDupFlag",
-	}
-	_ = want
-	disc := byStatus[chain.XRefDiscrepancy]
-	if len(disc) != 4 {
-		t.Fatalf("%d DISCREPANCYs, want 4 (price, quantity, late, duplicate): %+v", len(disc), disc)
-	}
-	type expect struct {
-		field, local, cp, severity string
-	}
-	fields := map[string]expect{}
-	for _, d := range disc {
-		if len(d.DiscrepancyDetails) != 1 {
-			t.Errorf("discrepancy with %d details: %+v", len(d.DiscrepancyDetails), d.DiscrepancyDetails)
-			continue
-		}
-		dd := d.DiscrepancyDetails[0]
-		fields[dd.Field] = expect{dd.Field, dd.LocalValue, dd.CounterpartyValue, dd.Severity}
-		switch dd.Field {
-		case "ExecutionPrice":
-			if addTick(dd.LocalValue) != dd.CounterpartyValue || dd.Severity != chain.SeverityCritical {
-				t.Errorf("price detail %+v", dd)
-			}
-		case "ExecutedQty":
-			if dd.Severity != chain.SeverityCritical || len(dd.LocalValue) == 0 || dd.LocalValue == dd.CounterpartyValue {
-				t.Errorf("quantity detail %+v", dd)
-			}
-		case "CaptureTime":
-			if dd.Severity != chain.SeverityWarning {
-				t.Errorf("late detail %+v", dd)
-			}
-		case "PossDupFlag":
-			if dd.Severity != chain.SeverityInfo || dd.LocalValue != "Y" || d.RepeatsEventID == "" || d.LocalEventID == d.RepeatsEventID || d.CounterpartyEventID != "" {
-				t.Errorf("duplicate %+v", d)
-			}
-		default:
-			t.Errorf("unexpected discrepancy %+v", dd)
-		}
-	}
-	if len(fields) != 4 {
-		t.Errorf("discrepancy fields %v", fields)
-	}
-	for _, m := range byStatus[chain.XRefMatched] {
-		if m.LocalEventID == "" || m.CounterpartyEventID == "" || m.LocalEventHash == "" || m.PartyRole != chain.RoleInitiator ||
-			m.CounterpartyID != venueSession || len(m.SharedEventKey.AlternateKeys) != 1 || m.SharedEventKey.ToleranceMs != 1000 {
-			t.Fatalf("MATCHED %+v", m)
-		}
-		if k := m.SharedEventKey.AlternateKeys[0]; !strings.HasPrefix(k, "ExecID=") && !strings.HasPrefix(k, "ClOrdID=") {
-			t.Fatalf("key %q", k)
-		}
+	if err := xreftest.Check(xs, xreftest.Expect{Local: firmSession, Counterparty: venueSession, ToleranceMs: 1000, DeadlineMs: 30000, VenueCopies: len(venue)}); err != nil {
+		t.Errorf("faults %+v:\n%v", f, err)
 	}
 }
 
