@@ -52,16 +52,19 @@ type savedState struct {
 }
 
 // Reconciler runs the engine behind the log. Lifecycle: New starts its
-// goroutine; Shutdown stops it (saving its state) and must return before
-// the log is closed.
+// goroutine; Shutdown catches up, stops it (saving its state) and must
+// return before the log is closed.
 type Reconciler struct {
 	l      *chain.Log
 	cfg    Config
 	log    *slog.Logger
 	fp     string
 	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
+	// drain ends waiting for the log to grow: Shutdown's catch-up.
+	drainCtx context.Context
+	drain    context.CancelFunc
+	done     chan struct{}
+	err      error
 
 	en   *engine
 	rd   *reader
@@ -132,6 +135,7 @@ func New(ctx context.Context, l *chain.Log, cfg Config) (*Reconciler, error) {
 	}
 	r.log.Info("reconciler starting", "config", cfg, "from", r.next, "replay_to", r.skipSeq, "log_size", l.Durable())
 	ctx, r.cancel = context.WithCancel(ctx)
+	r.drainCtx, r.drain = context.WithCancel(ctx)
 	go r.run(ctx)
 	return r, nil
 }
@@ -210,19 +214,27 @@ func (r *Reconciler) save(ctx context.Context) error {
 	return nil
 }
 
-// Shutdown stops the Reconciler after its current round, saves its state
-// and waits (or gives up when ctx ends). Call it before closing the log.
+// Shutdown first reconciles what the log holds (serve stops the sessions
+// before, so that it has an end), until ctx ends; then it stops between
+// two records, saves its state and returns. Call it before the final
+// checkpoint, so that the checkpoint covers the outcomes, and before
+// closing the log.
 func (r *Reconciler) Shutdown(ctx context.Context) error {
-	r.cancel()
+	r.drain()
 	select {
 	case <-r.done:
 	case <-ctx.Done():
-		return fmt.Errorf("xref: shutdown: %w", ctx.Err())
+		r.cancel() // stops between two records
+		<-r.done
 	}
+	r.cancel()
 	if r.err != nil || r.broken {
 		return r.err // the next start replays from the last good save
 	}
-	return r.save(ctx)
+	// Saved even when ctx ended: the engine is whole at r.next.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return r.save(sctx)
 }
 
 // Watermark returns the next record the Reconciler will read: every
@@ -244,15 +256,20 @@ func (r *Reconciler) run(ctx context.Context) {
 	for {
 		d := r.l.Durable()
 		if r.next >= d {
-			if err := r.l.WaitDurable(ctx, r.next+1); err != nil {
-				if ctx.Err() == nil && !errors.Is(err, chain.ErrStopped) {
+			if r.drainCtx.Err() != nil {
+				return // caught up (Shutdown), or stopped
+			}
+			if err := r.l.WaitDurable(r.drainCtx, r.next+1); err != nil {
+				if r.drainCtx.Err() != nil {
+					continue
+				}
+				if !errors.Is(err, chain.ErrStopped) {
 					r.fail(err)
 				}
 				return
 			}
 			select {
-			case <-ctx.Done():
-				return
+			case <-r.drainCtx.Done():
 			case <-time.After(r.cfg.Interval):
 			}
 			continue

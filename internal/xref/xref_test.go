@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/xref/xreftest"
@@ -75,6 +76,51 @@ func TestRestart(t *testing.T) {
 	}
 	got := outcomes(t, l)
 	checkScenario(t, got, firm, venue, f)
+}
+
+// TestShutdownCatchesUp: Shutdown reconciles what the log holds before
+// it stops (serve calls it after the sessions stop and before the final
+// checkpoint); with its ctx already ended it stops at once, saves its
+// state, and the next start finishes the job — no outcome lost or twice.
+func TestShutdownCatchesUp(t *testing.T) {
+	firm, venue, f, end := scenario(t, scenarioSize)
+	all := append(merge(firm, venue), end)
+	for _, expired := range []bool{false, true} {
+		l := openLog(t, t.TempDir())
+		appendAll(t, l, all)
+		size := l.Durable()
+		cfg := testConfig()
+		cfg.Interval = time.Minute // no progress but Shutdown's
+		r, err := New(context.Background(), l, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		if expired {
+			cancel()
+		}
+		if err := r.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if expired {
+			if r.Watermark() >= size {
+				t.Logf("the reconciler caught up before Shutdown's ctx was seen")
+			}
+			r, err = New(context.Background(), l, testConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			caughtUp(t, l, r)
+			if err := r.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		} else if r.Watermark() < size {
+			t.Fatalf("Shutdown returned with the reconciler at %d of %d records", r.Watermark(), size)
+		}
+		checkScenario(t, outcomes(t, l), firm, venue, f)
+		l.Close()
+	}
 }
 
 // records turns tap events into log records without a log (for the
