@@ -47,7 +47,7 @@ type memResult struct {
 // memory runs the scenario twice: on an empty data dir, and on one that
 // already holds o.fill events.
 func (rn *runner) memory(ctx context.Context) ([]memResult, error) {
-	load := 40 * time.Second
+	load := 30 * time.Second
 	if rn.o.short {
 		load = 3 * time.Second
 	}

@@ -53,6 +53,8 @@ func (rp *report) judge(what string, ok bool, target string) string {
 
 func num(v float64) string {
 	switch {
+	case v >= 1_000_000:
+		return fmt.Sprintf("%.1fM", v/1e6)
 	case v >= 100_000:
 		return fmt.Sprintf("%.0fk", v/1000)
 	case v >= 1000:
