@@ -128,6 +128,14 @@ func New(ctx context.Context, l *chain.Log, cfg Config) (*Reconciler, error) {
 		}())
 		hasW = false
 	}
+	if st == nil || st.Config != r.fp {
+		// The empty state this run starts from, saved before any outcome
+		// is appended: a run killed before its first periodic save
+		// replays from here, with these settings, not from nowhere.
+		if err := r.save(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if hasW && ws >= r.next {
 		r.skipSeq, r.skipN = ws, wn
 	} else {

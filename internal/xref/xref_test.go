@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -51,6 +52,14 @@ func checkScenario(t *testing.T, got []outcome, firm, venue []tapEvent, f xrefte
 // several points, over a log that grows meanwhile, writes the same
 // outcomes as an uninterrupted run, none twice.
 func TestRestart(t *testing.T) {
+	// Saves every 500 records, or never but at Shutdown: the first hard
+	// stop then comes before any periodic save.
+	for _, every := range []int{500, 1 << 20} {
+		t.Run(strconv.Itoa(every), func(t *testing.T) { testRestart(t, every) })
+	}
+}
+
+func testRestart(t *testing.T, snapshotEvery int) {
 	firm, venue, f, end := scenario(t, scenarioSize)
 	all := append(merge(firm, venue), end)
 	l := openLog(t, t.TempDir())
@@ -61,7 +70,9 @@ func TestRestart(t *testing.T) {
 		appendAll(t, l, all[from:cut])
 		from = cut
 		ctx, cancel := context.WithCancel(context.Background())
-		r, err := New(ctx, l, testConfig())
+		cfg := testConfig()
+		cfg.SnapshotEvery = snapshotEvery
+		r, err := New(ctx, l, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
