@@ -14,6 +14,7 @@ import (
 	"github.com/fixtap/fixtap/internal/metrics"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
+	"github.com/fixtap/fixtap/internal/xref"
 )
 
 // logFile is the JSON log's destination when LogFile is set: a file
@@ -105,8 +106,12 @@ func reopenOnHUP(hup <-chan os.Signal, lf *logFile, logger *slog.Logger) (stop f
 // MetricsAddress is set, listens on it. Like the admin socket, a listener
 // that cannot start is logged, not fatal: the tap records without it (and
 // /readyz, unreachable, says so to the monitoring).
-func startMetrics(f *tapconfig.File, tp *tap.Tap, log *chain.Log, clk *clock.Clock, ss *metrics.SealState, logger *slog.Logger) *metrics.Server {
-	m := metrics.New(metrics.Config{Tap: tp, Log: log, Clock: clk, Seal: ss, Now: clock.Wall, Logger: logger})
+func startMetrics(f *tapconfig.File, tp *tap.Tap, log *chain.Log, clk *clock.Clock, ss *metrics.SealState, xr *xref.Reconciler, logger *slog.Logger) *metrics.Server {
+	mc := metrics.Config{Tap: tp, Log: log, Clock: clk, Seal: ss, Now: clock.Wall, Logger: logger}
+	if xr != nil { // a nil *Reconciler in the interface would not be nil
+		mc.XRef = xr
+	}
+	m := metrics.New(mc)
 	if addr := f.Tap.MetricsAddress; addr != "" {
 		if err := m.Listen(addr); err != nil {
 			logger.Error("no metrics listener", "err", err)

@@ -98,11 +98,12 @@ func configError(w io.Writer, err error) error {
 // serve runs the tap until ctx ends. Shutdown order: /readyz turns
 // not-ready, stop the admin socket
 // (waiting for a snapshot in progress, which reads the log's DB), stop the
-// quickfix acceptors and initiators (sessions log out), stop the clock (no more SNC
+// quickfix acceptors and initiators (sessions log out), stop the
+// reconciler (it catches up with the log, appending the last outcomes, and
+// saves its state), stop the clock (no more SNC
 // events), stop anchoring and cut a final checkpoint over every durable
 // event, close the tap (releasing any callback blocked on storage), stop the
-// indexer (it resumes from its watermark next time) and the reconciler
-// (it saves its state), close the log
+// indexer (it resumes from its watermark next time), close the log
 // (drain, final fsync), and last stop the metrics listener, which serves
 // the final numbers until then.
 func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer, opts serveOptions) error {
@@ -200,14 +201,14 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		logger.Error("no indexer: lookups will scan the log", "err", err)
 	}
 	// VCP-XREF reconciliation, behind the log too (xref.go).
-	stopXRef := startXRef(ctx, f, log, clockAdapter{clk}, policy(f.Tap.PolicyID, f.Tap.PolicyIssuer, f.Tap.PolicyURI), logger)
+	xr, stopXRef := startXRef(ctx, f, log, clockAdapter{clk}, policy(f.Tap.PolicyID, f.Tap.PolicyIssuer, f.Tap.PolicyURI), logger)
 	// Tools read the running tap's data through checkpoints made on this
 	// socket (internal/snapshot). Without it the tap still records.
 	admin, err := snapshot.Listen(ctx, f.Tap.DataDir, log, logger)
 	if err != nil {
 		logger.Error("no admin socket: tools cannot read this tap's data while it runs", "err", err)
 	}
-	mon := startMetrics(f, tp, log, clk, sealState, logger) // observe.go: MetricsAddress
+	mon := startMetrics(f, tp, log, clk, sealState, xr, logger) // observe.go: MetricsAddress
 	mon.SetReady(true)
 	logger.Info("fixtap running", "config", f, "log_size", log.Durable())
 	fmt.Fprintf(stdout, "fixtap: %d sessions up; log at %s holds %d events\n", len(f.Sessions), f.Tap.DataDir, log.Durable())
@@ -230,6 +231,10 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	for _, stop := range stops {
 		stop()
 	}
+	// The reconciler catches up with what the sessions logged, appends
+	// the outcomes and saves its state: before the final checkpoint, so
+	// that it covers them.
+	stopXRef()
 	closeClock() // no more SNC events
 	if err := log.Sync(context.Background()); err != nil {
 		logger.Error("final sync", "err", err)
@@ -243,7 +248,6 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		}
 		cancel()
 	}
-	stopXRef()     // saves its state; it appends, so before the log closes
 	stopWatchdog() // it probes the log: stop it before the log closes
 	err = log.Close()
 	stopMetrics(mon, logger)

@@ -37,6 +37,9 @@ var (
 	dAnchorFailing = desc("fixtap_seal_anchor_failing", "1 while the TSA is failing (retrying with backoff).", "tsa")
 	dAnchorFails   = desc("fixtap_seal_anchor_failures_total", "Failure episodes of the TSA since start (one per episode, not per retry).", "tsa")
 
+	dXRefWatermark = desc("fixtap_xref_reconciled_watermark", "The VCP-XREF reconciler's watermark: every log record below it is reconciled.")
+	dXRefOutcomes  = desc("fixtap_xref_outcomes_total", "VCP-XREF outcome events appended since start, by ReconciliationStatus.", "status")
+
 	dReady = desc("fixtap_ready", "1 while /readyz answers 200.")
 )
 
@@ -99,6 +102,12 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			}
 			gauge(dAnchorFailing, b2f(a.Failing), redactURL(a.URL))
 			counter(dAnchorFails, float64(a.Failures), redactURL(a.URL))
+		}
+	}
+	if c.s.cfg.XRef != nil {
+		gauge(dXRefWatermark, float64(st.XRefWatermark))
+		for i, status := range [3]string{chain.XRefMatched, chain.XRefDiscrepancy, chain.XRefTimeout} {
+			counter(dXRefOutcomes, float64(st.XRefOutcomes[i]), status)
 		}
 	}
 	gauge(dReady, b2f(c.s.notReady(st) == ""))

@@ -211,3 +211,35 @@ func TestHandlerWithoutSources(t *testing.T) {
 		t.Errorf("/nope: %d", code)
 	}
 }
+
+type fakeXRef struct{}
+
+func (fakeXRef) Watermark() uint64                { return 1234 }
+func (fakeXRef) Totals() (uint64, uint64, uint64) { return 10, 2, 1 }
+
+// TestXRefMetrics: the reconciler's watermark and totals, read at scrape
+// time; absent without a reconciler.
+func TestXRefMetrics(t *testing.T) {
+	srv := httptest.NewServer(New(Config{XRef: fakeXRef{}, Logger: quiet()}).Handler())
+	defer srv.Close()
+	mf := Scrape(t, srv.URL)
+	for _, c := range []struct {
+		name  string
+		label []string
+		want  float64
+	}{
+		{"fixtap_xref_reconciled_watermark", nil, 1234},
+		{"fixtap_xref_outcomes_total", []string{"status", "MATCHED"}, 10},
+		{"fixtap_xref_outcomes_total", []string{"status", "DISCREPANCY"}, 2},
+		{"fixtap_xref_outcomes_total", []string{"status", "TIMEOUT"}, 1},
+	} {
+		if v, ok := value(mf, c.name, c.label...); !ok || v != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.label, v, ok, c.want)
+		}
+	}
+	srv2 := httptest.NewServer(New(Config{Logger: quiet()}).Handler())
+	defer srv2.Close()
+	if _, ok := Scrape(t, srv2.URL)["fixtap_xref_outcomes_total"]; ok {
+		t.Error("xref metrics without a reconciler")
+	}
+}

@@ -27,9 +27,21 @@ type Config struct {
 	Log   *chain.Log
 	Clock *clock.Clock
 	Seal  *SealState
+	// XRef is the VCP-XREF reconciler (*xref.Reconciler), nil when the
+	// tap has no reconciliation group.
+	XRef Reconciler
 	// Now is the wall clock for ages: clock.Wall.
 	Now    func() time.Time
 	Logger *slog.Logger
+}
+
+// Reconciler is what the endpoint reads of the VCP-XREF reconciler
+// (internal/xref.Reconciler): atomics, read at scrape time.
+type Reconciler interface {
+	// Watermark: every log record below it is reconciled.
+	Watermark() uint64
+	// Totals: outcomes appended since the process started.
+	Totals() (matched, discrepancy, timeout uint64)
 }
 
 // Server is the monitoring endpoint. Lifecycle: New; Listen (binds at

@@ -124,6 +124,11 @@ type Status struct {
 	HasCheckpoint            bool
 	CheckpointAge            time.Duration
 	Anchors                  []AnchorStatus
+
+	// XRefWatermark and XRefOutcomes (MATCHED, DISCREPANCY, TIMEOUT
+	// appended since start), when Config.XRef is set.
+	XRefWatermark uint64
+	XRefOutcomes  [3]uint64
 }
 
 // AnchorStatus is one TSA's anchoring.
@@ -161,6 +166,10 @@ func (srv *Server) read() *Status {
 		if !st.ClockFresh {
 			st.ClockStatus = chain.Unreliable // as Clock.Stamp stamps events now
 		}
+	}
+	if x := c.XRef; x != nil {
+		st.XRefWatermark = x.Watermark()
+		st.XRefOutcomes[0], st.XRefOutcomes[1], st.XRefOutcomes[2] = x.Totals()
 	}
 	if ss := c.Seal; ss != nil {
 		if sl := ss.sealer.Load(); sl != nil {
