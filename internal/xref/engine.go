@@ -40,16 +40,18 @@ var compared = [...]struct {
 const nCompared = len(compared)
 
 // event is what the engine keeps of one input event.
+// Once both sides are paired only EventID and EventHash are kept (what a
+// later duplicate names), the rest zero: that is most of the entries held.
 type event struct {
 	EventID   string            `json:"EventID"`
 	EventHash string            `json:"EventHash"`
-	TimeNs    int64             `json:"TimeNs"`
-	Session   string            `json:"Session"`
+	TimeNs    int64             `json:"TimeNs,omitzero"`
+	Session   string            `json:"Session,omitempty"`
 	TraceID   string            `json:"TraceID,omitempty"`
 	OrderID   string            `json:"OrderID,omitempty"`
-	KeyField  string            `json:"KeyField"`
+	KeyField  string            `json:"KeyField,omitempty"`
 	PossDup   bool              `json:"PossDup,omitempty"`
-	Fields    [nCompared]string `json:"Fields"`
+	Fields    [nCompared]string `json:"Fields,omitzero"`
 }
 
 // input is one log record as the engine sees it.
@@ -300,6 +302,11 @@ func (en *engine) pair(gi int, e *entry, emit emitFunc) {
 	x.DiscrepancyDetails = details
 	tr, sym := traceAndSymbol(e)
 	emit(gi, x, tr, sym)
+	// Kept for duplicate detection only: a duplicate's outcome names the
+	// event it repeats and nothing else of it.
+	for side, ev := range e.Ev {
+		e.Ev[side] = &event{EventID: ev.EventID, EventHash: ev.EventHash}
+	}
 }
 
 // duplicate emits the DISCREPANCY of a second event of the same side and

@@ -3,8 +3,7 @@ package xref
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"strconv"
 
 	"github.com/fixtap/fixtap/internal/chain"
@@ -21,7 +20,7 @@ var keyFields = map[string]func(*tradeBlock) string{
 	"TradeReportID":   func(t *tradeBlock) string { return t.TradeReportID },
 }
 
-// Only what the reconciler reads; encoding/json skips the rest.
+// Only what the reconciler reads; the scanner skips the rest.
 type headerBlock struct {
 	EventID      string `json:"EventID"`
 	TraceID      string `json:"TraceID"`
@@ -34,15 +33,18 @@ type tradeBlock struct {
 	Side, Quantity, Price, ExecutedQty, ExecutionPrice                               string
 }
 
+// The json tags say what the scanner (scan.go) reads; FuzzScan checks it
+// against encoding/json with them.
 type payloadBlock struct {
-	FIX *struct {
-		SessionID   string `json:"SessionID"`
-		MsgType     string `json:"MsgType"`
-		PossDupFlag bool   `json:"PossDupFlag"`
-		Unprocessed bool   `json:"Unprocessed"`
-	} `json:"FIX"`
-	Trade *tradeBlock     `json:"VCP-TRADE"`
-	XRef  json.RawMessage `json:"VCP-XREF"`
+	FIX   *fixBlock   `json:"FIX"`
+	Trade *tradeBlock `json:"VCP-TRADE"`
+}
+
+type fixBlock struct {
+	SessionID   string `json:"SessionID"`
+	MsgType     string `json:"MsgType"`
+	PossDupFlag bool   `json:"PossDupFlag"`
+	Unprocessed bool   `json:"Unprocessed"`
 }
 
 // member is where a session sits.
@@ -77,8 +79,8 @@ var (
 func (r *reader) read(rec *chain.Record, in *input) error {
 	*in = input{seq: rec.Seq, group: -1}
 	var h headerBlock
-	if err := json.Unmarshal(rec.Header, &h); err != nil {
-		return &chain.CorruptRecordError{Seq: rec.Seq, Err: fmt.Errorf("xref: header: %w", err)}
+	if !scanHeader(rec.Header, &h) {
+		return &chain.CorruptRecordError{Seq: rec.Seq, Err: errors.New("xref: header is not a JSON object of the event header")}
 	}
 	if bytes.Contains(rec.Payload, tagXRef) {
 		in.skip = true // ours: where it lands depends on when we ran
@@ -90,8 +92,8 @@ func (r *reader) read(rec *chain.Record, in *input) error {
 		return nil
 	}
 	var p payloadBlock
-	if err := json.Unmarshal(rec.Payload, &p); err != nil {
-		return &chain.CorruptRecordError{Seq: rec.Seq, Err: fmt.Errorf("xref: payload: %w", err)}
+	if !scanPayload(rec.Payload, &p) {
+		return &chain.CorruptRecordError{Seq: rec.Seq, Err: errors.New("xref: payload is not a JSON object of the event payload")}
 	}
 	if p.FIX == nil || p.Trade == nil || p.FIX.Unprocessed {
 		return nil

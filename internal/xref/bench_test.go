@@ -1,0 +1,215 @@
+package xref
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/loadgen"
+)
+
+// The benchmarks' stream: loadgen's day (seed 1: every ExecID and ClOrdID
+// unique), the firm's copy of message k captured at base + k ms, the
+// venue's 200 µs later and logged lagPairs messages later (as a slower
+// drop copy would be), so that ~lagPairs entries wait for their other
+// side at any time and the last 2×Deadline of matched keys (~60k at one
+// pair a millisecond) are kept for duplicate detection, near MaxPending.
+const lagPairs = 50
+
+// pairStream calls emit with the 2×n events of n pairs in log order.
+func pairStream(t testing.TB, n int, emit func(*chain.Entry)) {
+	g := loadgen.NewGenerator(1)
+	var venue []tapEvent
+	for k := range n {
+		body := g.Next()
+		msgType := "8"
+		if body[0] != '3' { // order copies start with 11=, ERs with 37=
+			msgType = "D"
+		}
+		ts := base + int64(k)*int64(time.Millisecond)
+		emit(tapEvent{firmSession, ts, frame("OMS", k+1, false, msgType, body)}.entry(t))
+		venue = append(venue, tapEvent{venueSession, ts + 200*int64(time.Microsecond), frame("VENUE", k+1, false, msgType, body)})
+		if len(venue) > lagPairs {
+			emit(venue[0].entry(t))
+			venue = venue[1:]
+		}
+	}
+	for _, v := range venue {
+		emit(v.entry(t))
+	}
+}
+
+// heapPeak samples HeapInuse every 10 ms until stop; it returns the peak.
+func heapPeak() (stop func() uint64) {
+	var peak atomic.Uint64
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-quit:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	return func() uint64 { close(quit); <-done; return peak.Load() }
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkReconcile — the Reconciler alone over a log of b.N pairs
+// (2×b.N durable events, logged beforehand), from New until every record
+// is read and every outcome (one MATCHED per pair, appended to the same
+// log) is durable: pairs/s, CPU per pair, the peak of HeapInuse above
+// what it was before New (sampled every 10 ms: garbage not yet collected
+// included) and what is left above it after a GC at the end (the state
+// held: up to MaxPending keys).
+//
+//	go test -run '^$' -bench Reconcile -benchtime 1000000x ./internal/xref
+func BenchmarkReconcile(b *testing.B) {
+	l := openLog(b, b.TempDir())
+	defer l.Close()
+	ctx := context.Background()
+	pairStream(b, b.N, func(e *chain.Entry) {
+		if err := l.Append(ctx, e); err != nil {
+			b.Fatal(err)
+		}
+	})
+	if err := l.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	size := l.Durable()
+	cfg := testConfig()
+	cfg.MaxRound, cfg.SnapshotEvery, cfg.Interval = DefaultConfig().MaxRound, DefaultConfig().SnapshotEvery, DefaultConfig().Interval
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	base := ms.HeapInuse
+	peak := heapPeak()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	start := time.Now()
+	r, err := New(ctx, l, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for r.Watermark() < size {
+		time.Sleep(time.Millisecond)
+	}
+	if err := l.Sync(ctx); err != nil {
+		b.Fatal(err)
+	}
+	d := time.Since(start)
+	b.StopTimer()
+	top := peak()
+	if m, _, _ := r.Totals(); m != uint64(b.N) {
+		b.Fatalf("%d MATCHED of %d pairs", m, b.N)
+	}
+	b.ReportMetric(float64(b.N)/d.Seconds(), "pairs/s")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/pair")
+	b.ReportMetric(float64(top-min(top, base))/(1<<20), "peak-heap-MB")
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse-min(ms.HeapInuse, base))/(1<<20), "live-heap-MB")
+	if p := os.Getenv("FIXTAP_XREF_HEAPPROFILE"); p != "" { // what the live heap is
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pprof.WriteHeapProfile(f)
+		f.Close()
+	}
+	if err := r.Shutdown(ctx); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkIngest — the chain's pipelined ingest of b.N events (b.N/2
+// pairs; 64 appenders queueing without waiting, as the tap does; fsync
+// per group), unsigned, measured until the last event is durable, without
+// and with the Reconciler running behind it (appending one outcome per
+// pair to the same log). With it, reconciled-pairs/s is the rate at which
+// it kept up: the time until every pair's outcome was durable.
+//
+//	go test -run '^$' -bench Ingest -benchtime 200000x ./internal/xref
+func BenchmarkIngest(b *testing.B) {
+	for _, reconcile := range []bool{false, true} {
+		name := "no-reconciler"
+		if reconcile {
+			name = "reconciler"
+		}
+		b.Run(name, func(b *testing.B) {
+			n := max(b.N/2, 1)
+			es := make([]*chain.Entry, 0, 2*n)
+			pairStream(b, n, func(e *chain.Entry) { es = append(es, e) })
+			l := openLog(b, b.TempDir())
+			defer l.Close()
+			ctx := context.Background()
+			var r *Reconciler
+			if reconcile {
+				cfg := testConfig()
+				cfg.MaxRound, cfg.SnapshotEvery, cfg.Interval = DefaultConfig().MaxRound, DefaultConfig().SnapshotEvery, DefaultConfig().Interval
+				var err error
+				if r, err = New(ctx, l, cfg); err != nil {
+					b.Fatal(err)
+				}
+				defer r.Shutdown(ctx)
+			}
+			var next atomic.Int64
+			b.ResetTimer()
+			cpu0 := cpuTime(b)
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range 64 {
+				wg.Go(func() {
+					for {
+						i := next.Add(1) - 1
+						if i >= int64(len(es)) {
+							return
+						}
+						if err := l.Append(ctx, es[i]); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			if err := l.WaitDurable(ctx, uint64(len(es))); err != nil {
+				b.Fatal(err)
+			}
+			d := time.Since(start)
+			b.ReportMetric(float64(len(es))/d.Seconds(), "events/s")
+			if r != nil {
+				for m, _, _ := r.Totals(); m < uint64(n); m, _, _ = r.Totals() {
+					time.Sleep(100 * time.Microsecond)
+				}
+				if err := l.Sync(ctx); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "reconciled-pairs/s")
+			}
+			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(len(es)), "cpu-µs/event")
+			b.StopTimer()
+		})
+	}
+}
