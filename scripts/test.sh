@@ -39,6 +39,9 @@ fuzz_targets=(
 	"FuzzExtract ./internal/verify"
 	"FuzzParseKey ./internal/index"
 	"FuzzScan ./internal/index"
+	"FuzzScan ./internal/xref"
+	"FuzzInterleavings ./internal/xref"
+	"FuzzEqual ./internal/decimal"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 
