@@ -34,6 +34,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	roots := fs.String("tsa-roots", "", "pin the TSA trust roots (PEM file); default: the bundle's")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	strict := fs.Bool("strict-policy", false, "fail when an event's clock status is below its tier's requirement")
+	hashesOnly := fs.Bool("hashes-only", false, "a quick integrity pass: hashes, chain links, tree, checkpoints and anchors only (never exit 0: not a full verification)")
 	if err := fs.Parse(reorderFlags(args)); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return &usageError{"verify: want exactly one bundle (a directory or archive)"}
 	}
 	var opts verify.Options
-	opts.StrictPolicy = *strict
+	opts.StrictPolicy, opts.HashesOnly = *strict, *hashesOnly
 	for _, k := range keys {
 		b, err := os.ReadFile(k)
 		if err != nil {
@@ -101,7 +102,7 @@ func reorderFlags(args []string) []string {
 		a := args[i]
 		if strings.HasPrefix(a, "-") {
 			flags = append(flags, a)
-			if !strings.Contains(a, "=") && a != "-json" && a != "--json" && a != "-strict-policy" && i+1 < len(args) {
+			if !strings.Contains(a, "=") && a != "-json" && a != "--json" && a != "-strict-policy" && a != "-hashes-only" && i+1 < len(args) {
 				flags = append(flags, args[i+1])
 				i++
 			}

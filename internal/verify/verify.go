@@ -50,6 +50,12 @@ type Options struct {
 	CheckpointKey string
 	// TSARoots pins the TSA trust roots; nil trusts keys/tsa-roots.pem.
 	TSARoots *x509.CertPool
+	// HashesOnly checks only the hashes, the chain links and the tree (and
+	// the checkpoints and anchors): no canonical form, signatures, raw
+	// bytes, completeness, policy or reconciliation. A quick integrity
+	// pass (and the benchmark of those layers alone); the report
+	// is not a full verification and OK is false.
+	HashesOnly bool
 	// SkipSignatures skips Ed25519 event signatures (a benchmark of the
 	// rest; the report then is not a full verification and OK is false).
 	SkipSignatures bool
@@ -238,10 +244,13 @@ func Verify(fsys fs.FS, opts Options) (*Report, error) {
 		return nil, err
 	}
 	v.crossChecks()
-	if opts.SkipSignatures {
+	if opts.HashesOnly {
+		v.opts.SkipSignatures = true
+		v.r.Warnings = append(v.r.Warnings, "hashes, chain links and tree only (HashesOnly): canonical form, signatures, raw bytes, completeness, policy and reconciliation were not checked")
+	} else if opts.SkipSignatures {
 		v.r.Warnings = append(v.r.Warnings, "event signatures were not checked (SkipSignatures)")
 	}
-	v.r.OK = v.r.FailureCount == 0 && !opts.SkipSignatures
+	v.r.OK = v.r.FailureCount == 0 && !opts.SkipSignatures && !opts.HashesOnly
 	sort.SliceStable(v.r.Failures, func(i, j int) bool { return seqOf(v.r.Failures[i]) < seqOf(v.r.Failures[j]) })
 	if v.r.FailureCount > 0 {
 		return v.r, ErrFailed
@@ -623,27 +632,37 @@ func (v *verifier) checkEvents() error {
 	go func() {
 		defer close(ordered)
 		defer close(work)
-		const chunk = 1024
+		// Read in blocks; a job's lines alias its own block (no copy per
+		// line). A line longer than a block grows the block.
+		const block = 1 << 20
 		n := 0
-		j := &job{first: n, done: make(chan struct{})}
-		for {
-			line, err := br.ReadBytes('\n')
-			size += int64(len(line))
-			if len(line) > 0 {
-				if line[len(line)-1] != '\n' {
-					readErr = fmt.Errorf("line %d is not newline-terminated", n+1)
-					line = append(line, '\n')
-				}
-				j.lines = append(j.lines, line[:len(line)-1])
-				n++
-				if len(j.lines) == chunk {
-					j.res = make([]evResult, len(j.lines))
-					work <- j
-					ordered <- j
-					j = &job{first: n, done: make(chan struct{})}
-				}
+		var carry []byte
+		send := func(buf []byte) {
+			j := &job{first: n, done: make(chan struct{})}
+			for len(buf) > 0 {
+				i := bytes.IndexByte(buf, '\n')
+				j.lines = append(j.lines, buf[:i])
+				buf = buf[i+1:]
 			}
-			if err == io.EOF {
+			n += len(j.lines)
+			j.res = make([]evResult, len(j.lines))
+			work <- j
+			ordered <- j
+		}
+		for {
+			buf := make([]byte, len(carry), max(block, 2*len(carry)))
+			copy(buf, carry)
+			k, err := io.ReadFull(br, buf[len(carry):cap(buf)])
+			buf = buf[:len(carry)+k]
+			size += int64(k)
+			last := bytes.LastIndexByte(buf, '\n')
+			if last >= 0 {
+				send(buf[:last+1])
+				carry = buf[last+1:]
+			} else {
+				carry = buf
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				break
 			}
 			if err != nil {
@@ -651,9 +670,10 @@ func (v *verifier) checkEvents() error {
 				break
 			}
 		}
-		j.res = make([]evResult, len(j.lines))
-		work <- j
-		ordered <- j
+		if len(carry) > 0 {
+			readErr = fmt.Errorf("line %d is not newline-terminated", n+1)
+			send(append(carry, '\n'))
+		}
 	}()
 	c := collector{v: v, epochs: map[epochKey]*epochState{}}
 	for j := range ordered {
@@ -753,6 +773,10 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 	}
 	r.seq, r.hasSeq = uint64(s.MerkleIndex), s.HasIndex
 	r.merkle = s.MerkleRoot
+	if v.opts.HashesOnly {
+		v.checkHash(hdr, pay, &s, r)
+		return
+	}
 	if err := extractHeader(hdr, &r.hdr); err != nil {
 		r.err = "Header: " + err.Error()
 		return
@@ -853,8 +877,13 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 
 func parseHex32(s string) ([32]byte, error) {
 	var h [32]byte
-	if len(s) != 64 || strings.ToLower(s) != s {
+	if len(s) != 64 {
 		return h, errors.New("want 64 lowercase hex digits")
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'F' {
+			return h, errors.New("want 64 lowercase hex digits")
+		}
 	}
 	_, err := hex.Decode(h[:], []byte(s))
 	return h, err
@@ -893,5 +922,30 @@ func (v *verifier) checkSignatures(res []evResult) {
 			r.failures = append(r.failures, Failure{Layer: "event", Check: "Signature", Seq: u64p(r.seq), EventID: r.id,
 				Detail: fmt.Sprintf("Ed25519 signature by KeyID %s does not verify over EventHash %x", r.keyID, r.hash)})
 		}
+	}
+}
+
+// checkHash is the EventHash check alone (HashesOnly). The EventID is read
+// only when the hash fails, to name the event.
+func (v *verifier) checkHash(hdr, pay []byte, s *security, r *evResult) {
+	stored, err1 := parseHex32(s.EventHash)
+	prev, err2 := parseHex32(s.PrevHash)
+	if err1 != nil || err2 != nil || !r.hasSeq {
+		r.err = fmt.Sprintf("Security: EventHash %q, PrevHash %q, MerkleIndex present %v", s.EventHash, s.PrevHash, r.hasSeq)
+		return
+	}
+	r.hash, r.prev = stored, prev
+	d := sha256.New()
+	d.Write(hdr)
+	d.Write(pay)
+	if r.seq != 0 {
+		d.Write([]byte(s.PrevHash))
+	}
+	var got [32]byte
+	if d.Sum(got[:0]); got != stored {
+		extractHeader(hdr, &r.hdr)
+		r.id = r.hdr.EventID
+		r.failures = append(r.failures, Failure{Layer: "event", Check: "EventHash", Seq: u64p(r.seq), EventID: r.id,
+			Detail: fmt.Sprintf("recomputed %x, stored %s", got, s.EventHash)})
 	}
 }

@@ -118,7 +118,7 @@ func (f *tradeFacts) field(name string) string {
 func (c *collector) checkXRefs() {
 	v := c.v
 	st := &c.xref
-	if v.m.XRef == 0 {
+	if v.m.XRef == 0 || v.opts.HashesOnly {
 		return
 	}
 	t := &XRefTotals{}
