@@ -6,7 +6,8 @@
 // what the tap, the chain, the sealer and the clock already keep — the
 // sessions' atomic counters (tap.Stats), the log's watermarks and its
 // commit-latency histogram (updated once per group commit), the newest
-// checkpoint and clock snapshot — or from SealState, which the sealer and
+// checkpoint and clock snapshot, the reconciler's watermark and totals —
+// or from SealState, which the sealer and
 // the anchorer update once per checkpoint and per anchor. The metrics live
 // in the Server's own registry, not Prometheus' global one, so several taps
 // (tests) can run in one process.
@@ -35,6 +36,8 @@
 //	fixtap_seal_anchor_age_seconds{tsa}          since the newest anchor's genTime
 //	fixtap_seal_anchor_failing{tsa}              1 while a TSA is failing
 //	fixtap_seal_anchor_failures_total{tsa}       failure episodes of a TSA (not retries)
+//	fixtap_xref_reconciled_watermark             every log record below it is reconciled (VCP-XREF)
+//	fixtap_xref_outcomes_total{status}           VCP-XREF outcomes appended since start, by status
 //	fixtap_ready                                 1 while /readyz answers 200
 //
 // plus the Go runtime's and the process's standard collectors.
