@@ -3,7 +3,7 @@
 // and the project's targets (issue 8; the committed output is in
 // docs/performance.md).
 //
-//	GOTOOLCHAIN=local go run ./cmd/fixtap-bench            # the full run, ~13 min on 2 cores
+//	GOTOOLCHAIN=local go run ./cmd/fixtap-bench            # the full run, 9–13 min on 2 cores
 //	GOTOOLCHAIN=local go run ./cmd/fixtap-bench -short     # the harness check CI runs, < 2 min
 //
 // It builds the fixtap binary and the test binaries of internal/tap,
