@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -157,8 +158,11 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 	if len(s.roots) >= maxRoots {
 		clear(s.roots)
 	}
+	// Keys and root are substrings of the parsed message: clone them, or
+	// every remembered order pins its whole message in memory.
+	root = strings.Clone(root)
 	if k.ClOrdID != "" {
-		s.roots[k.ClOrdID] = root
+		s.roots[strings.Clone(k.ClOrdID)] = root
 	}
 	if k.OrderID != "" {
 		if _, ok := s.roots["\x00oid:"+k.OrderID]; !ok {
