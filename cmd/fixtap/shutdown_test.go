@@ -27,7 +27,6 @@ import (
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/clock"
 	"github.com/fixtap/fixtap/internal/loadgen"
-	"github.com/fixtap/fixtap/internal/seal"
 	"github.com/fixtap/fixtap/internal/tapconfig"
 )
 
@@ -240,20 +239,13 @@ func TestShutdownSIGTERM(t *testing.T) {
 // and epoch, from its in-order FIX events and session-state events.
 func readTap(t *testing.T, f *tapconfig.File) (size, checkpoint uint64, next, epoch int64) {
 	t.Helper()
-	l, err := chain.OpenReadOnly(context.Background(), f.Tap.DataDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := openReader(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	key, err := seal.LoadKeyFile(checkpointKeyFile(f.Tap.DataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := seal.OpenReader(l, origin(f), key.Verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := s.Latest()
+	defer r.Close()
+	l := r.log
+	c, err := r.seal.Latest()
 	if err != nil || c == nil {
 		t.Fatalf("no checkpoint: %v", err)
 	}

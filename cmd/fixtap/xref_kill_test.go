@@ -22,7 +22,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -36,7 +35,6 @@ import (
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/clock"
 	"github.com/fixtap/fixtap/internal/loadgen"
-	"github.com/fixtap/fixtap/internal/seal"
 	"github.com/fixtap/fixtap/internal/tapconfig"
 	"github.com/fixtap/fixtap/internal/xref/xreftest"
 )
@@ -274,20 +272,13 @@ func scrapeText(t *testing.T, port int) string {
 // most once per status, and the final checkpoint covering every event.
 func xkOutcomes(t *testing.T, f *tapconfig.File, expect xreftest.Expect) []chain.XRef {
 	t.Helper()
-	l, err := chain.OpenReadOnly(context.Background(), f.Tap.DataDir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := openReader(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	key, err := seal.LoadKeyFile(checkpointKeyFile(f.Tap.DataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sr, err := seal.OpenReader(l, origin(f), key.Verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := sr.Latest()
+	defer r.Close()
+	l := r.log
+	cp, err := r.seal.Latest()
 	if err != nil {
 		t.Fatal(err)
 	}
