@@ -158,15 +158,18 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 	if len(s.roots) >= maxRoots {
 		clear(s.roots)
 	}
-	// Keys and root are substrings of the parsed message: clone them, or
-	// every remembered order pins its whole message in memory.
-	root = strings.Clone(root)
+	// Keys and root are substrings of the parsed message: what is stored
+	// is cloned, or every remembered order would pin its whole message. A
+	// fill of a known order stores nothing (no allocation).
 	if k.ClOrdID != "" {
-		s.roots[strings.Clone(k.ClOrdID)] = root
+		if old, ok := s.roots[k.ClOrdID]; !ok || old != root {
+			root = strings.Clone(root)
+			s.roots[strings.Clone(k.ClOrdID)] = root
+		}
 	}
 	if k.OrderID != "" {
 		if _, ok := s.roots["\x00oid:"+k.OrderID]; !ok {
-			s.roots["\x00oid:"+k.OrderID] = root
+			s.roots["\x00oid:"+k.OrderID] = strings.Clone(root)
 		}
 	}
 	h := sha256.New()
