@@ -46,15 +46,6 @@ func loadVectors(t *testing.T) *vectors {
 	return &v
 }
 
-func mustHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestVectors reproduces the RFC 6962 roots for n = 0..8 and the audit
 // paths for n = 5 of the shared vectors, from hashes stored in Pebble, and
 // checks the paths with the independent transparency-dev verifier.

@@ -253,9 +253,6 @@ func (s *Server) checkpoint() (string, error) {
 	return dir, nil
 }
 
-// Path returns the socket's path.
-func (s *Server) Path() string { return s.path }
-
 // Shutdown stops accepting, waits for the request in progress and removes
 // the socket file. If ctx ends first, the connection in progress is closed
 // and Shutdown still waits for its checkpoint to finish, so the chain.Log

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -183,5 +182,3 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 	u[8] = u[8]&0x3f | 0x80 // variant 10
 	return u.String()
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

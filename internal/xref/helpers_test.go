@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -221,15 +220,6 @@ func outcomes(t testing.TB, l *chain.Log) []outcome {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func sigs(os []outcome) []string {
-	s := make([]string, len(os))
-	for i, o := range os {
-		s[i] = o.sig
-	}
-	slices.Sort(s)
-	return s
 }
 
 func sigOf(x *chain.XRef) string {

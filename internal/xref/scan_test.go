@@ -8,15 +8,6 @@ import (
 	"github.com/fixtap/fixtap/internal/chain"
 )
 
-func canonical(t testing.TB, v any) []byte {
-	t.Helper()
-	b, err := chain.AppendCanonical(nil, v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // checkScan compares the scanner with encoding/json.
 func checkScan(t *testing.T, hb, pb []byte) {
 	t.Helper()
