@@ -16,6 +16,8 @@ import "encoding/binary"
 //	'a' + …                             anchors (internal/seal)
 //	'x' + …                             derived lookup indexes (internal/index: 'x'+sub-prefix, see its keys.go)
 //	'r' + …                             reconciliation watermark and saved state (internal/xref)
+//	'w' + tree size(8)                  witness-cosigned checkpoints (internal/witness)
+//	'p' + …                             replication state and upload receipts (internal/replica)
 const (
 	PrefixMeta      = 'm'
 	PrefixEvent     = 'e'
@@ -26,6 +28,8 @@ const (
 	PrefixAnchor    = 'a'
 	PrefixIndex     = 'x'
 	PrefixXRef      = 'r'
+	PrefixCosigned  = 'w'
+	PrefixReplica   = 'p'
 )
 
 var (
