@@ -455,6 +455,21 @@ func (s *Sealer) TreeHash(size uint64) (tlog.Hash, error) {
 	return treeHash(size, s.reader())
 }
 
+// HashReader returns a tlog.HashReader over the stored tree hashes: any
+// hash of a tree of size ≤ Size() (tlog.ReadTileData, tlog.ProveTree and
+// tlog.TreeHash read through it). Safe for concurrent use.
+func (s *Sealer) HashReader() tlog.HashReader { return s.reader() }
+
+// Changed returns a channel closed when the newest checkpoint changes (or
+// the sealer stops), for consumers that follow checkpoints — witnessing,
+// replication — without polling. Take it before calling Latest, so no
+// change falls between the two.
+func (s *Sealer) Changed() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.notify
+}
+
 // Latest returns the newest checkpoint; ErrNoCheckpoint before the first.
 func (s *Sealer) Latest() (*Checkpoint, error) {
 	s.mu.Lock()
