@@ -56,7 +56,14 @@ type AnchorConfig struct {
 	// OnFailure is called once per failure episode of a TSA (not per
 	// retry), with the first error (the tap appends an ERR event).
 	OnFailure func(url string, err error)
-	Logger    *slog.Logger
+	// Latest, if set, supplies the checkpoint to anchor instead of the
+	// sealer's newest: with witnessing configured it returns the newest
+	// checkpoint the witness policy has cosigned, its Note the cosigned
+	// note, so the token's imprint covers the cosignatures too
+	// (docs/vcp-profile.md §9m). It returns ErrNoCheckpoint while there is
+	// none.
+	Latest func() (*Checkpoint, error)
+	Logger *slog.Logger
 }
 
 // Validate checks the configuration.
@@ -182,6 +189,9 @@ func NewAnchorer(ctx context.Context, s *Sealer, cfg AnchorConfig) (*Anchorer, e
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 30 * time.Second}
 	}
+	if cfg.Latest == nil {
+		cfg.Latest = s.Latest
+	}
 	a := &Anchorer{s: s, cfg: cfg, logger: cfg.Logger}
 	if a.logger == nil {
 		a.logger = slog.Default()
@@ -222,7 +232,7 @@ func (a *Anchorer) run(ctx context.Context, t TSA) {
 			return
 		case <-timer.C:
 		}
-		c, err := a.s.Latest()
+		c, err := a.cfg.Latest()
 		if err == nil && c.Size != anchored && a.stored(c.Size, t.URL) {
 			anchored = c.Size // anchored before a restart: keep that token
 		}
