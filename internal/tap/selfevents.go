@@ -60,3 +60,18 @@ func (t *Tap) AnchorFailure(url string, err error) {
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYSTEM", Severity: "WARNING", AffectedComponent: "anchor " + url,
 			ErrorMessage: fmt.Sprintf("time-stamping authority failing; retrying with backoff, the next success anchors the newest checkpoint: %.300s", err)}}})
 }
+
+// ComponentError records a failure of a part behind the log — a replica
+// store, a witness — as an ERR event (ERR_SYSTEM) naming the component.
+// Callers call it once per failure episode, not per retry, and with
+// Severity CRITICAL for evidence conflicts (a replica holding other bytes
+// than ours, a witness refusing our checkpoint as inconsistent).
+// Any goroutine.
+func (t *Tap) ComponentError(component, severity, message string) {
+	s := t.self()
+	defer t.selfEv.mu.Unlock()
+	h, clk := t.header(s, chain.ERR, "", "", "")
+	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, PolicyIdentification: &s.policy,
+		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYSTEM", Severity: severity, AffectedComponent: component,
+			ErrorMessage: fmt.Sprintf("%.400s", message)}}})
+}
