@@ -62,6 +62,15 @@ type TapSettings struct {
 	// must refuse any other CompID.
 	DynamicSessions         bool
 	DynamicSessionAllowList []string
+	// Replicas (Replica1, Replica2, …) receive the log in the C2SP
+	// tlog-tiles layout; ReplicaQuorum of them must hold a tree size
+	// before it counts as delivered (default min(2, len(Replicas))).
+	Replicas      []Replica
+	ReplicaQuorum int
+	// WitnessPolicyFile, if set, is a Sigsum-format witness policy:
+	// checkpoints go to its witnesses and are published to replicas and
+	// anchored only once the policy's quorum has cosigned them.
+	WitnessPolicyFile string
 }
 
 // DefaultTapSettings returns the tap's defaults: fsync per group commit
@@ -118,6 +127,22 @@ func (t *TapSettings) Validate() error {
 	}
 	if t.DynamicSessions && len(t.DynamicSessionAllowList) == 0 {
 		bad("DynamicSessions needs DynamicSessionAllowList")
+	}
+	names := map[string]bool{}
+	for _, r := range t.Replicas {
+		if names[r.Name] {
+			bad("Replica name %q used twice", r.Name)
+		}
+		names[r.Name] = true
+	}
+	if len(t.Replicas) > 0 && (t.ReplicaQuorum < 1 || t.ReplicaQuorum > len(t.Replicas)) {
+		bad("ReplicaQuorum %d: want 1 ≤ quorum ≤ %d replicas", t.ReplicaQuorum, len(t.Replicas))
+	}
+	if len(t.Replicas) == 0 && t.ReplicaQuorum != 0 {
+		bad("ReplicaQuorum without Replica1")
+	}
+	if t.WitnessPolicyFile != "" && !filepath.IsAbs(t.WitnessPolicyFile) {
+		bad("WitnessPolicyFile %q: want an absolute path", t.WitnessPolicyFile)
 	}
 	return errors.Join(errs...)
 }

@@ -90,6 +90,9 @@ const (
 	KeyTSATrustRootsFile       = "TSATrustRootsFile"
 	KeyClockSources            = "ClockSources"
 	KeyDynamicSessionAllowList = "DynamicSessionAllowList"
+	KeyReplica                 = "Replica"
+	KeyReplicaQuorum           = "ReplicaQuorum"
+	KeyWitnessPolicyFile       = "WitnessPolicyFile"
 )
 
 // keyTable is every key fixtap accepts. Names are quickfixgo v0.9.11's
@@ -179,6 +182,10 @@ var keyTable = []keySpec{
 	{name: KeyTSATrustRootsFile, kind: kFile, scope: inDefault, tap: true},
 	{name: KeyClockSources, kind: kList, scope: inDefault, tap: true, note: "comma list of `chrony-udp:HOST:PORT`, `chrony-unix:PATH`, `ptp4l:PATH`, `adjtimex`; default adjtimex"},
 	{name: KeyDynamicSessionAllowList, kind: kList, scope: inDefault, tap: true, note: "comma list of CompIDs, or absolute path of a file with one a line"},
+	// Replication and witnessing (issue 10, docs/replication.md).
+	{name: KeyReplica, kind: kString, scope: inDefault, tap: true, numbered: true, note: "Replica1, Replica2, …: name=…,endpoint=…,bucket=…,credentials=…[,region=…][,prefix=…][,path-style=Y]"},
+	{name: KeyReplicaQuorum, kind: kPosInt, scope: inDefault, tap: true, note: "replicas that must hold a tree size before it counts as delivered; default min(2, replicas)"},
+	{name: KeyWitnessPolicyFile, kind: kFile, scope: inDefault, tap: true, note: "Sigsum-format witness policy (witness NAME VKEY URL, group, quorum); checkpoints are published and anchored only once cosigned"},
 	// Reconciliation (VCP-XREF, xref.go): per session, settings alike
 	// across a group.
 	{name: KeyXRefGroup, kind: kString, scope: inSession, tap: true, note: "reconciliation group the session joins; needs XRefRole"},
@@ -201,8 +208,8 @@ var keyIndex = func() map[string]*keySpec {
 // (SocketConnectHost2). n is the number (0 for the plain name).
 func lookupKey(key string) (spec *keySpec, n int) {
 	if s, ok := keyIndex[key]; ok {
-		if s.name == KeyTSAURL {
-			return nil, 0 // TSAURL1, TSAURL2, ... only
+		if s.name == KeyTSAURL || s.name == KeyReplica {
+			return nil, 0 // TSAURL1, Replica1, ... only
 		}
 		return s, 0
 	}
@@ -230,8 +237,8 @@ func suggest(key string) string {
 	best, bestD := "", 1<<30
 	for i := range keyTable {
 		name := keyTable[i].name
-		if keyTable[i].name == KeyTSAURL {
-			name = KeyTSAURL + "1"
+		if keyTable[i].name == KeyTSAURL || keyTable[i].name == KeyReplica {
+			name = keyTable[i].name + "1"
 		}
 		d := editDistance(lk, strings.ToLower(name))
 		if d < bestD {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/fixtap/fixtap/internal/chain"
@@ -328,6 +329,38 @@ func resolveTap(el *errList, f *File, def *section) {
 		if _, set := def.vals[KeyTSATrustRootsFile]; !set {
 			el.add(def.line, KeyTSATrustRootsFile, "missing: TSA tokens cannot be verified without trust roots")
 		}
+	}
+	for i, v := range numbered(el, def, KeyReplica, func(v string, line int) {
+		if _, msg := parseReplica(v); msg != "" {
+			el.add(line, "", "%s", msg) // key filled in by numbered
+		}
+	}) {
+		r, msg := parseReplica(v)
+		if msg != "" {
+			continue
+		}
+		for _, o := range t.Replicas {
+			if o.Name == r.Name {
+				el.add(def.vals[fmt.Sprintf("%s%d", KeyReplica, i+1)].line, fmt.Sprintf("%s%d", KeyReplica, i+1), "replica name %q is already used by another ReplicaN", r.Name)
+			}
+		}
+		t.Replicas = append(t.Replicas, r)
+	}
+	if v, line, ok := get(KeyReplicaQuorum); ok {
+		q, _ := strconv.Atoi(v)
+		switch {
+		case len(t.Replicas) == 0:
+			el.add(line, KeyReplicaQuorum, "has no effect without Replica1")
+		case q > len(t.Replicas):
+			el.add(line, KeyReplicaQuorum, "%d is more than the %d replicas configured", q, len(t.Replicas))
+		default:
+			t.ReplicaQuorum = q
+		}
+	} else if len(t.Replicas) > 0 {
+		t.ReplicaQuorum = min(2, len(t.Replicas))
+	}
+	if v, _, ok := get(KeyWitnessPolicyFile); ok {
+		t.WitnessPolicyFile = v
 	}
 	if v, line, ok := get(KeyClockSources); ok {
 		cs, msg := parseClockSources(v)
