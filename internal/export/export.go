@@ -582,23 +582,15 @@ func (w *writer) writeEvents(ctx context.Context, m *verify.Manifest, seqs []uin
 			}
 		}
 		fc := firstCovering(r.Seq)
-		sec := r.Security()
-		idx64 := int64(r.Seq)
-		sec.MerkleIndex = &idx64
-		sec.MerkleRoot = hex.EncodeToString(fc.Root[:])
-		if _, ok := keyIDs[sec.KeyID]; !ok {
-			keyIDs[sec.KeyID] = r.Seq
+		// r is signed (checked above): this is its Security.KeyID.
+		id := hex.EncodeToString(r.KeyID[:])
+		if _, ok := keyIDs[id]; !ok {
+			keyIDs[id] = r.Seq
 		}
-		line = append(line[:0], `{"Header":`...)
-		line = append(line, r.Header...)
-		line = append(line, `,"Payload":`...)
-		line = append(line, r.Payload...)
-		line = append(line, `,"Security":`...)
-		line, err = chain.AppendCanonical(line, &sec)
+		line, err = AppendEventLine(line[:0], r, fc.Root)
 		if err != nil {
-			return fmt.Errorf("export: seq %d: %w", r.Seq, err)
+			return err
 		}
-		line = append(line, "}\n"...)
 		if _, err := ev.Write(line); err != nil {
 			return err
 		}
