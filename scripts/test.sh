@@ -42,6 +42,7 @@ fuzz_targets=(
 	"FuzzScan ./internal/xref"
 	"FuzzInterleavings ./internal/xref"
 	"FuzzEqual ./internal/decimal"
+	"FuzzParsePolicy ./internal/cosign"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 
