@@ -199,12 +199,14 @@ func HostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.It
 // HTTP response (the server is listening and speaking HTTP).
 func (p *Proc) WaitHTTP(t testing.TB, url string, timeout time.Duration, ready func(*http.Response) bool) {
 	t.Helper()
-	if err := p.waitHTTP(url, timeout, ready); err != nil {
+	if err := p.AwaitHTTP(url, timeout, ready); err != nil {
 		t.Fatalf("testproc: %s (pid %d) did not answer at %s: %v\n%s", p.name, p.PID(), url, err, p.Output())
 	}
 }
 
-func (p *Proc) waitHTTP(url string, timeout time.Duration, ready func(*http.Response) bool) error {
+// AwaitHTTP is WaitHTTP returning the error instead of failing the test, for
+// callers that retry (a server that lost its port to another process).
+func (p *Proc) AwaitHTTP(url string, timeout time.Duration, ready func(*http.Response) bool) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
