@@ -20,9 +20,14 @@
 //   - PutObject with x-amz-checksum-sha256 verifies the body against it,
 //     echoes it in the response and stores it (HeadObject/GetObject with
 //     ChecksumMode ENABLED return it); a wrong value is rejected with 400
-//     BadDigest and nothing is stored.
-//   - After MakePublicRead, objects are readable by plain anonymous HTTP
-//     GET at URL(bucket, prefix)+key; anonymous PUT and LIST are refused.
+//     BadDigest and nothing is stored. Over http:// the SDK sends the
+//     checksum as that header (never an aws-chunked trailer), whether
+//     given (ChecksumSHA256) or computed (ChecksumAlgorithm SHA256 alone).
+//   - Both together, the replicator's request, on an existing key: 412.
+//   - Before MakePublicRead an anonymous GET is 403 AccessDenied; after
+//     it objects are readable by plain anonymous HTTP GET and HEAD at
+//     URL(bucket, prefix)+key (a missing key is 404); anonymous PUT and
+//     ListObjectsV2 stay 403.
 //   - Responses carry ETag (on objects: the quoted hex MD5 of the body),
 //     x-amz-request-id and Date (and x-amz-id-2, Last-Modified on GET).
 //     x-amz-request-id and x-amz-id-2 are sent twice with the same value,
@@ -71,6 +76,7 @@ type Server struct {
 	Dir       string // the POSIX backend root: bucket b is Dir/b
 
 	path string // the versitygw executable
+	port int
 	addr string // 127.0.0.1:PORT
 	proc *testproc.Proc
 }
@@ -88,13 +94,25 @@ func Start(t testing.TB) *Server {
 		Dir:       t.TempDir(),
 		path:      testenv.RequireGoTool(t, Tool),
 	}
-	s.addr = testproc.HostPort(testproc.FreePort(t))
-	s.Endpoint = "http://" + s.addr
-	s.start(t)
-	return s
+	// FreePort's port may be taken before versitygw binds it; then try
+	// another.
+	for attempt := 1; ; attempt++ {
+		s.port = testproc.FreePort(t)
+		s.addr = testproc.HostPort(s.port)
+		s.Endpoint = "http://" + s.addr
+		err := s.start(t)
+		if err == nil {
+			return s
+		}
+		if !s.proc.LostPort() || attempt == 3 {
+			t.Fatalf("s3test: %s (pid %d) did not start: %v\n%s", Tool, s.proc.PID(), err, s.proc.Output())
+		}
+		t.Logf("s3test: port %s taken before %s bound it; retrying", s.addr, Tool)
+	}
 }
 
-func (s *Server) start(t testing.TB) {
+// start runs versitygw on s.addr and waits until it answers.
+func (s *Server) start(t testing.TB) error {
 	t.Helper()
 	s.proc = testproc.Start(t, testproc.Cmd{
 		Name: Tool,
@@ -108,7 +126,10 @@ func (s *Server) start(t testing.TB) {
 			"posix", s.Dir,
 		},
 	})
-	s.proc.WaitHTTP(t, s.Endpoint+healthPath, startTimeout, func(r *http.Response) bool {
+	if err := s.proc.AwaitListener(s.port, startTimeout); err != nil {
+		return err
+	}
+	return s.proc.AwaitHTTP(s.Endpoint+healthPath, startTimeout, func(r *http.Response) bool {
 		return r.StatusCode == http.StatusOK
 	})
 }
@@ -128,7 +149,9 @@ func (s *Server) Stop(t testing.TB) {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop(t)
-	s.start(t)
+	if err := s.start(t); err != nil {
+		t.Fatalf("s3test: restarting %s on %s (pid %d): %v\n%s", Tool, s.addr, s.proc.PID(), err, s.proc.Output())
+	}
 }
 
 // Client returns an aws-sdk-go-v2 S3 client for the server: static root

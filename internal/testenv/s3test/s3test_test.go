@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fixtap/fixtap/internal/testenv/testproc"
@@ -153,6 +155,20 @@ func TestChecksumSHA256(t *testing.T) {
 		t.Errorf("HeadObject(ChecksumMode ENABLED) checksum %q, want the stored %q", got, sum)
 	}
 
+	// The replicator's exact request (If-None-Match: * and a SHA-256
+	// checksum) on an existing key: 412, whatever the body.
+	_, err = c.PutObject(ctxT(t), &s3.PutObjectInput{
+		Bucket:            aws.String("bkt"),
+		Key:               aws.String("good"),
+		Body:              strings.NewReader("other"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    aws.String(sha256b64([]byte("other"))),
+		IfNoneMatch:       aws.String("*"),
+	})
+	if code, status := apiError(t, err); code != "PreconditionFailed" || status != http.StatusPreconditionFailed {
+		t.Errorf("conditional create with a checksum of an existing key: code %q status %d, want PreconditionFailed 412", code, status)
+	}
+
 	wrong := sha256b64([]byte("something else"))
 	_, err = c.PutObject(ctxT(t), &s3.PutObjectInput{
 		Bucket:            aws.String("bkt"),
@@ -232,6 +248,9 @@ func TestPublicRead(t *testing.T) {
 	}
 	t.Logf("anonymous GET response headers: %v", resp.Header)
 
+	if resp, _ := do("HEAD", url, nil); resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Length") != fmt.Sprint(len(body)) {
+		t.Errorf("anonymous HEAD after MakePublicRead: %s, Content-Length %q; want 200, %d", resp.Status, resp.Header.Get("Content-Length"), len(body))
+	}
 	if resp, b := do("GET", s.URL("pub", "log1")+"tile/0/001", nil); resp.StatusCode != http.StatusNotFound {
 		t.Errorf("anonymous GET of a missing key: %s %q, want 404", resp.Status, b)
 	}
@@ -332,5 +351,76 @@ func TestStopRestart(t *testing.T) {
 	s.Stop(t)
 	if testproc.Alive(s.PID()) {
 		t.Fatalf("versitygw pid %d alive after Stop", s.PID())
+	}
+}
+
+// TestLostPort: versitygw told to listen on a taken port exits saying
+// "address already in use", which Start takes as the cue to retry.
+func TestLostPort(t *testing.T) {
+	s := Start(t)
+	taken := &Server{Region: s.Region, AccessKey: s.AccessKey, SecretKey: s.SecretKey, Dir: t.TempDir(), path: s.path, port: s.port, addr: s.addr, Endpoint: s.Endpoint}
+	err := taken.start(t)
+	if err == nil {
+		t.Fatal("a second versitygw started on a taken port")
+	}
+	if !taken.proc.LostPort() {
+		t.Fatalf("LostPort() = false after %v; output:\n%s", err, taken.proc.Output())
+	}
+}
+
+// requestHeaders returns a client option that records the HTTP headers of
+// each request the client sends.
+func requestHeaders(into *[]http.Header) func(*s3.Options) {
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("recordHeaders",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					if req, ok := in.Request.(*smithyhttp.Request); ok {
+						*into = append(*into, req.Header.Clone())
+					}
+					return next.HandleFinalize(ctx, in)
+				}), middleware.After)
+		})
+	}
+}
+
+// TestChecksumOnTheWire shows how the SDK sends a SHA-256 checksum to an
+// http:// endpoint, so that TestChecksumSHA256's verdicts are about the
+// x-amz-checksum-sha256 header: a precomputed ChecksumSHA256 goes as that
+// header with a signed payload hash; ChecksumAlgorithm SHA256 alone makes
+// the SDK compute it and send it the same way (no aws-chunked trailer over
+// plain HTTP). Both are stored and returned by HeadObject.
+func TestChecksumOnTheWire(t *testing.T) {
+	s := Start(t)
+	s.CreateBucket(t, "bkt")
+	var sent []http.Header
+	c := s3.New(s.Client(t).Options(), requestHeaders(&sent))
+	body := []byte("bundle bytes")
+	sum := sha256b64(body)
+	for _, in := range []*s3.PutObjectInput{
+		{Key: aws.String("precomputed"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256, ChecksumSHA256: aws.String(sum)},
+		{Key: aws.String("computed"), ChecksumAlgorithm: types.ChecksumAlgorithmSha256},
+	} {
+		in.Bucket, in.Body, in.IfNoneMatch = aws.String("bkt"), bytes.NewReader(body), aws.String("*")
+		sent = nil
+		if _, err := c.PutObject(ctxT(t), in); err != nil {
+			t.Fatalf("PutObject %s: %v", *in.Key, err)
+		}
+		h := sent[len(sent)-1]
+		t.Logf("PutObject %s sent x-amz-checksum-sha256=%q x-amz-trailer=%q x-amz-content-sha256=%q content-encoding=%q if-none-match=%q",
+			*in.Key, h.Get("X-Amz-Checksum-Sha256"), h.Get("X-Amz-Trailer"), h.Get("X-Amz-Content-Sha256"), h.Get("Content-Encoding"), h.Get("If-None-Match"))
+		if h.Get("If-None-Match") != "*" {
+			t.Errorf("PutObject %s: If-None-Match %q not sent", *in.Key, h.Get("If-None-Match"))
+		}
+		if h.Get("X-Amz-Checksum-Sha256") != sum || h.Get("X-Amz-Trailer") != "" {
+			t.Errorf("PutObject %s: want x-amz-checksum-sha256 %q as a header and no trailer; headers %v", *in.Key, sum, h)
+		}
+		head, err := c.HeadObject(ctxT(t), &s3.HeadObjectInput{Bucket: aws.String("bkt"), Key: in.Key, ChecksumMode: types.ChecksumModeEnabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := aws.ToString(head.ChecksumSHA256); got != sum {
+			t.Errorf("HeadObject %s: stored checksum %q, want %q", *in.Key, got, sum)
+		}
 	}
 }

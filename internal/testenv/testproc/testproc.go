@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -234,6 +235,39 @@ func (p *Proc) AwaitHTTP(url string, timeout time.Duration, ready func(*http.Res
 		case <-tick.C:
 		}
 	}
+}
+
+// AwaitListener waits until the process itself listens on TCP port (on
+// Linux, by its sockets in /proc; elsewhere it returns at once), so that a
+// health check that follows reaches this process and not another one that
+// took the port. It returns an error if the process exits first — see
+// LostPort — or timeout passes.
+func (p *Proc) AwaitListener(port int, timeout time.Duration) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := listening(p.PID(), port)
+		if ok {
+			return nil
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("process exited (%v) before listening on port %d", p.err, port)
+		case <-deadline.C:
+			return fmt.Errorf("not listening on port %d after %v (last error: %v)", port, timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// LostPort reports whether the process has exited because the address it
+// was told to listen on was taken ("address already in use") — the race
+// FreePort leaves open; the caller may retry on another port.
+func (p *Proc) LostPort() bool {
+	exited, _ := p.Exited()
+	return exited && strings.Contains(p.Output(), "address already in use")
 }
 
 // WaitFile waits until path exists (a Unix socket, a PID file), failing the

@@ -3,6 +3,7 @@ package testproc
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -153,5 +154,29 @@ func TestAlive(t *testing.T) {
 	<-p.Done()
 	if Alive(p.PID()) {
 		t.Errorf("Alive(%d) = true for a reaped process", p.PID())
+	}
+}
+
+func TestListening(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	if ok, err := listening(os.Getpid(), port); !ok || err != nil {
+		t.Errorf("listening(self, %d) = %v, %v; want true", port, ok, err)
+	}
+	sleep := testenv.RequireTool(t, "sleep")
+	p := Start(t, Cmd{Name: "sleep", Path: sleep, Args: []string{"60"}})
+	if ok, err := listening(p.PID(), port); ok || err != nil {
+		t.Errorf("listening(another process, %d) = %v, %v; want false", port, ok, err)
+	}
+	free := FreePort(t)
+	if ok, err := listening(os.Getpid(), free); ok || err != nil {
+		t.Errorf("listening(self, unused port %d) = %v, %v; want false", free, ok, err)
+	}
+	if err := p.AwaitListener(port, 200*time.Millisecond); err == nil {
+		t.Error("AwaitListener succeeded for a process that does not listen")
 	}
 }

@@ -88,6 +88,7 @@ type Witness struct {
 	keyFile     string // the ssh-keygen private key
 	fingerprint string // "SHA256:<base64>" of the public key
 	sockDir     string // short directory for the agent socket
+	port        int
 	addr        string // 127.0.0.1:PORT
 	agent       *testproc.Proc
 	witness     *testproc.Proc
@@ -138,10 +139,22 @@ func Start(t testing.TB, name string, logs ...Log) *Witness {
 		w.AddLog(t, l)
 	}
 
-	w.addr = testproc.HostPort(testproc.FreePort(t))
-	w.URL = "http://" + w.addr
-	w.start(t)
-	return w
+	w.startAgent(t)
+	// FreePort's port may be taken before litewitness binds it; then try
+	// another.
+	for attempt := 1; ; attempt++ {
+		w.port = testproc.FreePort(t)
+		w.addr = testproc.HostPort(w.port)
+		w.URL = "http://" + w.addr
+		err := w.startWitness(t)
+		if err == nil {
+			return w
+		}
+		if !w.witness.LostPort() || attempt == 3 {
+			t.Fatalf("witnesstest: %s (pid %d) did not start: %v\n%s", Tool, w.witness.PID(), err, w.witness.Output())
+		}
+		t.Logf("witnesstest: port %s taken before %s bound it; retrying", w.addr, Tool)
+	}
 }
 
 // schema is litewitness's, from filippo.io/torchwood@v0.8.0
@@ -198,9 +211,13 @@ func quote(t testing.TB, s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-func (w *Witness) start(t testing.TB) {
+func (w *Witness) agentSock() string { return filepath.Join(w.sockDir, "agent.sock") }
+
+// startAgent runs the witness's dedicated ssh-agent in the foreground (-D)
+// and loads the key into it.
+func (w *Witness) startAgent(t testing.TB) {
 	t.Helper()
-	sock := filepath.Join(w.sockDir, "agent.sock")
+	sock := w.agentSock()
 	os.Remove(sock) // left by a killed agent
 	w.agent = testproc.Start(t, testproc.Cmd{
 		Name: "ssh-agent",
@@ -209,6 +226,11 @@ func (w *Witness) start(t testing.TB) {
 	})
 	w.agent.WaitFile(t, sock, startTimeout)
 	run(t, []string{"SSH_AUTH_SOCK=" + sock}, "", w.tools.sshAdd, "-q", w.keyFile)
+}
+
+// startWitness runs litewitness on w.addr and waits until it answers.
+func (w *Witness) startWitness(t testing.TB) error {
+	t.Helper()
 	w.witness = testproc.Start(t, testproc.Cmd{
 		Name: Tool,
 		Path: w.tools.litewitness,
@@ -216,11 +238,16 @@ func (w *Witness) start(t testing.TB) {
 			"-name", w.Name,
 			"-db", w.DB,
 			"-key", w.fingerprint,
-			"-ssh-agent", sock,
+			"-ssh-agent", w.agentSock(),
 			"-listen", w.addr,
 		},
 	})
-	w.witness.WaitHTTP(t, w.URL+"/", startTimeout, nil)
+	if err := w.witness.AwaitListener(w.port, startTimeout); err != nil {
+		return err
+	}
+	if err := w.witness.AwaitHTTP(w.URL+"/", startTimeout, nil); err != nil {
+		return err
+	}
 	// litewitness logs the vkey it derived from the agent's key; it must
 	// be the one computed here from the public key file.
 	m := vkeyLog.FindStringSubmatch(w.witness.Output())
@@ -230,6 +257,7 @@ func (w *Witness) start(t testing.TB) {
 	if m[1] != w.VerifierKey {
 		t.Fatalf("witnesstest: litewitness's verifier key %q differs from the computed %q", m[1], w.VerifierKey)
 	}
+	return nil
 }
 
 // vkeyLog matches litewitness's slog line `msg="verifier key" vkey=...`.
@@ -270,7 +298,10 @@ func (w *Witness) Stop(t testing.TB) {
 func (w *Witness) Restart(t testing.TB) {
 	t.Helper()
 	w.Stop(t)
-	w.start(t)
+	w.startAgent(t)
+	if err := w.startWitness(t); err != nil {
+		t.Fatalf("witnesstest: restarting %s on %s (pid %d): %v\n%s", Tool, w.addr, w.witness.PID(), err, w.witness.Output())
+	}
 }
 
 // readPublicKey parses an OpenSSH "ssh-ed25519 <base64> comment" public key

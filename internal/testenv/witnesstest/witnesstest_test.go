@@ -253,3 +253,20 @@ func TestFingerprint(t *testing.T) {
 		t.Fatalf("ssh-keygen -l says %q, computed %q", out, fp)
 	}
 }
+
+// TestLostPort: litewitness told to listen on a taken port exits saying
+// "address already in use", which Start takes as the cue to retry.
+func TestLostPort(t *testing.T) {
+	log1 := newTestLog(t, "fixtap.test/log1")
+	w := Start(t, "witness1.fixtap.test", log1.Log)
+	w2 := Start(t, "witness2.fixtap.test", log1.Log)
+	w2.witness.Stop(t)
+	w2.port, w2.addr, w2.URL = w.port, w.addr, w.URL
+	err := w2.startWitness(t)
+	if err == nil {
+		t.Fatal("a second litewitness started on a taken port")
+	}
+	if !w2.witness.LostPort() {
+		t.Fatalf("LostPort() = false after %v; output:\n%s", err, w2.witness.Output())
+	}
+}
