@@ -32,6 +32,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Var(&keys, "key", "pin an event-signing public key (PEM file; repeatable); default: the bundle's keys")
 	cpKey := fs.String("checkpoint-key", "", "pin the checkpoint note verifier key (a vkey string or a file holding one); default: the bundle's")
 	roots := fs.String("tsa-roots", "", "pin the TSA trust roots (PEM file); default: the bundle's")
+	witnessPolicy := fs.String("witness-policy", "", "pin the witness policy (Sigsum format file); default: the bundle's copy, if any")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	strict := fs.Bool("strict-policy", false, "fail when an event's clock status is below its tier's requirement")
 	hashesOnly := fs.Bool("hashes-only", false, "a quick integrity pass: hashes, chain links, tree, checkpoints and anchors only (never exit 0: not a full verification)")
@@ -70,6 +71,13 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("verify: -tsa-roots %s: no PEM certificates", *roots)
 		}
 		opts.TSARoots = pool
+	}
+	if *witnessPolicy != "" {
+		b, err := os.ReadFile(*witnessPolicy)
+		if err != nil {
+			return err
+		}
+		opts.WitnessPolicy = b
 	}
 	fsys, err := verify.OpenPath(fs.Arg(0))
 	if err != nil {
@@ -137,6 +145,16 @@ func printReport(w io.Writer, path string, r *verify.Report) {
 	fmt.Fprintf(w, "  layer 3    %d of %d RFC 3161 anchors verify\n", ok, len(r.Anchors))
 	for _, a := range r.Anchors {
 		fmt.Fprintf(w, "               checkpoint %d by %s at %s %s\n", a.TreeSize, a.TSA, a.GenTime, map[bool]string{true: "ok", false: "FAILED"}[a.OK])
+	}
+	if wr := r.Witness; wr != nil {
+		fmt.Fprintf(w, "  witnesses  policy %s\n", wr.Policy)
+		for _, c := range wr.Checkpoints {
+			if !c.Required && len(c.Cosigners) == 0 {
+				continue
+			}
+			state := map[bool]string{true: "satisfied", false: "NOT satisfied"}[c.Satisfied]
+			fmt.Fprintf(w, "               checkpoint %d: %s by %s\n", c.TreeSize, state, strings.Join(c.Cosigners, ", "))
+		}
 	}
 	fmt.Fprintf(w, "  trust      event keys %s; checkpoint key %s; TSA roots %s\n", r.Trust.EventKeys, r.Trust.CheckpointKey, r.Trust.TSARoots)
 	fmt.Fprintf(w, "  complete   %s\n", r.Completeness)

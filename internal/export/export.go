@@ -62,6 +62,17 @@ type Source struct {
 	// own with verify -tsa-roots).
 	TSARootsPEM    []byte
 	Tier, PolicyID string
+	// Cosigned, if set, returns the witness-cosigned note of the
+	// checkpoint of tree size size (internal/witness), ok false when that
+	// checkpoint was not cosigned. LatestCosigned returns the newest
+	// cosigned tree size. With witnessing configured the bundle stops at
+	// the newest cosigned checkpoint — what was published and anchored —
+	// and every checkpoint file is the cosigned note where one exists.
+	Cosigned       func(size uint64) (note []byte, ok bool, err error)
+	LatestCosigned func() (size uint64, ok bool, err error)
+	// WitnessPolicy is the tap's witness policy file, copied into the
+	// bundle for reference (an auditor checks against their own copy).
+	WitnessPolicy []byte
 	// Now is the exporting host's wall time, for the manifest's Created
 	// (not evidence).
 	Now func() time.Time
@@ -280,6 +291,17 @@ func (w *writer) write(ctx context.Context) (*verify.Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
+	if src.LatestCosigned != nil {
+		size, ok, err := src.LatestCosigned()
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		if ok && size < newest.Size {
+			if newest, err = src.Seal.Checkpoint(size); err != nil {
+				return nil, fmt.Errorf("export: %w", err)
+			}
+		}
+	}
 	n := newest.Size
 	kind := verify.KindPartial
 	var seqs []uint64
@@ -387,7 +409,17 @@ func (w *writer) write(ctx context.Context) (*verify.Manifest, error) {
 			}
 			e.Consistency = encodeHashes(p)
 		}
-		if err := w.writeFile(e.File, c.Note); err != nil {
+		body := c.Note
+		if src.Cosigned != nil {
+			cn, ok, err := src.Cosigned(c.Size)
+			if err != nil {
+				return nil, fmt.Errorf("export: %w", err)
+			}
+			if ok {
+				body = cn
+			}
+		}
+		if err := w.writeFile(e.File, body); err != nil {
 			return nil, err
 		}
 		m.Checkpoints = append(m.Checkpoints, e)
@@ -463,6 +495,12 @@ func (w *writer) write(ctx context.Context) (*verify.Manifest, error) {
 	if len(src.TSARootsPEM) > 0 {
 		m.Keys.TSARoots = "keys/tsa-roots.pem"
 		if err := w.writeFile(m.Keys.TSARoots, src.TSARootsPEM); err != nil {
+			return nil, err
+		}
+	}
+	if len(src.WitnessPolicy) > 0 {
+		m.Keys.WitnessPolicy = "keys/witness.policy"
+		if err := w.writeFile(m.Keys.WitnessPolicy, src.WitnessPolicy); err != nil {
 			return nil, err
 		}
 	}

@@ -123,6 +123,10 @@ type Keys struct {
 	// certificates and any intermediates), for the auditor to inspect;
 	// trust still comes from the roots.
 	TSAChain string `json:"TSAChain,omitempty"`
+	// WitnessPolicy is the tap's witness policy (Sigsum format), for
+	// reference: the verifier trusts the auditor's own copy
+	// (-witness-policy) and reports one taken from the bundle as such.
+	WitnessPolicy string `json:"WitnessPolicy,omitempty"`
 }
 
 // EventKey is one event-signing public key.

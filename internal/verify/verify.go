@@ -59,6 +59,10 @@ type Options struct {
 	// SkipSignatures skips Ed25519 event signatures (a benchmark of the
 	// rest; the report then is not a full verification and OK is false).
 	SkipSignatures bool
+	// WitnessPolicy pins the witness policy (Sigsum format, C2SP
+	// cosignature/v1 keys); nil uses the bundle's keys/witness.policy if
+	// there is one (and the report says so).
+	WitnessPolicy []byte
 	// StrictPolicy makes clock-policy findings failures.
 	StrictPolicy bool
 	// Workers verifying events in parallel; 0 means GOMAXPROCS.
@@ -119,6 +123,7 @@ type Report struct {
 	PolicyCount    int             `json:"PolicyFindingCount"`
 	Unanchored     *SeqRange       `json:"Unanchored,omitempty"`
 	XRef           *XRefTotals     `json:"XRef,omitempty"`
+	Witness        *WitnessReport  `json:"Witness,omitempty"`
 	Warnings       []string        `json:"Warnings"`
 	Failures       []Failure       `json:"Failures"`
 	FailureCount   int             `json:"FailureCount"`
@@ -239,6 +244,7 @@ func Verify(fsys fs.FS, opts Options) (*Report, error) {
 	v.checkManifestNote(mbytes)
 	v.checkFiles()
 	v.checkCheckpoints()
+	v.checkWitnesses()
 	v.checkAnchors()
 	if err := v.checkEvents(); err != nil {
 		return nil, err
