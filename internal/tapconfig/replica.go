@@ -107,3 +107,43 @@ func parseReplica(v string) (r Replica, msg string) {
 func (r Replica) String() string {
 	return fmt.Sprintf("%s=%s/%s/%s", r.Name, r.Endpoint, r.Bucket, r.Prefix)
 }
+
+// LoadReplicaCredentials reads a replica's credentials file: lines
+// `access_key_id = …` and `secret_access_key = …` (blank lines and lines
+// starting with # ignored). The file must not be readable or writable by
+// group or others. Errors name the file and line, never the secret.
+func LoadReplicaCredentials(path string) (accessKeyID, secretAccessKey string, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", "", fmt.Errorf("tapconfig: replica credentials: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", "", fmt.Errorf("tapconfig: replica credentials %s has mode %04o: it must not be readable or writable by group or others (chmod 600 %s)", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", fmt.Errorf("tapconfig: replica credentials: %w", err)
+	}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case !ok || v == "":
+			return "", "", fmt.Errorf("tapconfig: %s:%d: want `name = value`", path, i+1)
+		case k == "access_key_id" && accessKeyID == "":
+			accessKeyID = v
+		case k == "secret_access_key" && secretAccessKey == "":
+			secretAccessKey = v
+		default:
+			return "", "", fmt.Errorf("tapconfig: %s:%d: unknown or repeated name %q (want access_key_id and secret_access_key once each)", path, i+1, k)
+		}
+	}
+	if accessKeyID == "" || secretAccessKey == "" {
+		return "", "", fmt.Errorf("tapconfig: %s: want both access_key_id and secret_access_key", path)
+	}
+	return accessKeyID, secretAccessKey, nil
+}

@@ -95,3 +95,31 @@ func TestReplicasBroken(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadReplicaCredentials(t *testing.T) {
+	dir := t.TempDir()
+	p := writeCred(t, dir, "ok.cred", 0o600)
+	id, secret, err := LoadReplicaCredentials(p)
+	if err != nil || id != "AK" || secret != "SK" {
+		t.Fatalf("got %q %q %v", id, secret, err)
+	}
+	for name, c := range map[string]struct {
+		text string
+		mode os.FileMode
+		want string
+	}{
+		"loose":    {"access_key_id = AK\nsecret_access_key = SK\n", 0o640, "chmod 600"},
+		"missing":  {"access_key_id = AK\n", 0o600, "want both"},
+		"unknown":  {"access_key_id = AK\nsecret = SK\n", 0o600, ":2: unknown"},
+		"repeated": {"access_key_id = AK\naccess_key_id = AK2\n", 0o600, ":2: unknown or repeated"},
+		"no value": {"# c\naccess_key_id =\n", 0o600, ":2: want"},
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(c.text), c.mode)
+		os.Chmod(p, c.mode)
+		_, _, err := LoadReplicaCredentials(p)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "SK") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
