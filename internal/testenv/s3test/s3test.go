@@ -200,9 +200,10 @@ func PublicReadPolicy(bucket string) string {
 
 // MakePublicRead lets anonymous clients GET the bucket's objects over plain
 // HTTP (at URL(bucket, prefix)+key), with the bucket policy
-// PublicReadPolicy — versitygw v1.8.0 grants anonymous access by bucket
-// policy (Principal "*") or by a public ACL; the policy is used because ACLs
-// are disabled on new S3 buckets by default.
+// PublicReadPolicy. versitygw v1.8.0 grants anonymous access by a bucket
+// policy with Principal "*" or by a public ACL
+// (auth.VerifyPublicAccess); the policy is used here because it grants
+// exactly s3:GetObject (and so HEAD) and nothing else, as on AWS.
 func (s *Server) MakePublicRead(t testing.TB, bucket string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
