@@ -161,7 +161,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	}
 	clockEv.attach(tp)
 	sealState := metrics.NewSealState(clock.Wall)
-	stopSeal, err := startSeal(ctx, f, log, lc.Signer, tp, sealState, logger, opts.AnchorEvery)
+	stopSeal, sealed, err := startSeal(ctx, f, log, lc.Signer, tp, sealState, logger, opts.AnchorEvery)
 	if err != nil {
 		tp.Close()
 		closeClock()
@@ -209,6 +209,9 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		logger.Error("no admin socket: tools cannot read this tap's data while it runs", "err", err)
 	}
 	mon := startMetrics(f, tp, log, clk, sealState, xr, logger) // observe.go: MetricsAddress
+	if sealed.rep != nil {
+		mon.Registry().MustRegister(replicaCollector{sealed.rep})
+	}
 	mon.SetReady(true)
 	logger.Info("fixtap running", "config", f, "log_size", log.Durable())
 	fmt.Fprintf(stdout, "fixtap: %d sessions up; log at %s holds %d events\n", len(f.Sessions), f.Tap.DataDir, log.Durable())

@@ -13,6 +13,7 @@ import (
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/clock"
 	"github.com/fixtap/fixtap/internal/metrics"
+	"github.com/fixtap/fixtap/internal/replica"
 	"github.com/fixtap/fixtap/internal/seal"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
@@ -33,14 +34,23 @@ func checkpointKeyFile(dataDir string) string { return filepath.Join(dataDir, "c
 // origin is the checkpoints' first line: the log's identity.
 func origin(f *tapconfig.File) string { return "fixtap/" + f.Tap.PolicyID }
 
-// startSeal starts the sealer and, when TSAs are configured, the anchorer;
-// ss follows their checkpoints and anchors for the metrics.
-// The returned stop shuts them down in order (anchors first, then a final
-// checkpoint over every durable event).
-func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *chain.Signer, tp *tap.Tap, ss *metrics.SealState, logger *slog.Logger, every time.Duration) (func(), error) {
+// sealParts are the long-lived parts behind the sealer, for the metrics.
+type sealParts struct {
+	rep *replica.Replicator // nil without Replica1
+}
+
+// startSeal starts the sealer and, when configured, the witness cosigner,
+// the anchorer and the replicator (docs/replication.md: checkpoints are
+// cosigned, then anchored and published); ss follows checkpoints and
+// anchors for the metrics.
+// The returned stop shuts them down in order: replication, anchors and
+// witnessing first, then the sealer's final checkpoint over every durable
+// event (published and anchored at the next start).
+func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *chain.Signer, tp *tap.Tap, ss *metrics.SealState, logger *slog.Logger, every time.Duration) (func(), *sealParts, error) {
+	parts := &sealParts{}
 	key, err := seal.LoadOrCreateKeyFile(checkpointKeyFile(f.Tap.DataDir), origin(f), rand.Reader)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sc := seal.DefaultConfig(origin(f), key)
 	sc.Logger = logger
@@ -49,8 +59,9 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 	// checkpoint, cut by Shutdown after the sessions are down.
 	s, err := seal.New(context.WithoutCancel(ctx), log, sc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	src := replica.SealerSource(s)
 	if err := ss.Attach(s, f.Tap.TSAURLs); err != nil {
 		logger.Warn("metrics: stored anchors unreadable; anchor ages start with the next anchor", "err", err)
 	}
@@ -59,12 +70,12 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		pem, err := os.ReadFile(f.Tap.TSATrustRootsFile)
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("run: TSA trust roots: %w", err)
+			return nil, nil, fmt.Errorf("run: TSA trust roots: %w", err)
 		}
 		roots := x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
 			s.Close()
-			return nil, fmt.Errorf("run: TSA trust roots %s: no PEM certificates", f.Tap.TSATrustRootsFile)
+			return nil, nil, fmt.Errorf("run: TSA trust roots %s: no PEM certificates", f.Tap.TSATrustRootsFile)
 		}
 		if every == 0 {
 			every = anchorEvery[f.Tap.Tier]
@@ -78,12 +89,24 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		}
 		if a, err = seal.NewAnchorer(context.WithoutCancel(ctx), s, ac); err != nil {
 			s.Close()
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	if parts.rep, err = startReplicator(ctx, f, log, s, src, tp, logger); err != nil {
+		if a != nil {
+			a.Shutdown(context.Background())
+		}
+		s.Close()
+		return nil, nil, err
 	}
 	return func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if parts.rep != nil {
+			if err := parts.rep.Shutdown(sctx); err != nil {
+				logger.Error("replicator shutdown", "err", err)
+			}
+		}
 		if a != nil {
 			a.Shutdown(sctx)
 		}
@@ -93,5 +116,5 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		if c, err := s.Latest(); err == nil && c != nil {
 			logger.Info("final checkpoint", "tree_size", c.Size)
 		}
-	}, nil
+	}, parts, nil
 }
