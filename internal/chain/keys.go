@@ -17,7 +17,7 @@ import "encoding/binary"
 //	'x' + …                             derived lookup indexes (internal/index: 'x'+sub-prefix, see its keys.go)
 //	'r' + …                             reconciliation watermark and saved state (internal/xref)
 //	'w' + tree size(8)                  witness-cosigned checkpoints (internal/witness)
-//	'p' + …                             replication state and upload receipts (internal/replica)
+//	'p' + id(8) + 0x00|0x01+n(8)        replica state | upload receipt n; id = SHA-256(store name)[:8] (internal/replica)
 const (
 	PrefixMeta      = 'm'
 	PrefixEvent     = 'e'
