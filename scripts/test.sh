@@ -32,6 +32,8 @@ fuzz_targets=(
 	"FuzzParseCheckpointText ./internal/seal"
 	"FuzzDecodeCheckpointRecord ./internal/seal"
 	"FuzzDecodeAnchorRecord ./internal/seal"
+	"FuzzDecodeReceipt ./internal/replica"
+	"FuzzDecodeState ./internal/replica"
 	"FuzzParseLine ./internal/verify"
 	"FuzzParseTlogProof ./internal/verify"
 	"FuzzParseCheckpoint ./internal/verify"

@@ -95,7 +95,7 @@ func encodeState(s *state) ([]byte, error) {
 }
 
 // decodeState decodes a stored state strictly: version, known fields only,
-// nothing after the JSON value, Uploaded ≥ Delivered, a root and note hash
+// the canonical form (exactly what encodeState writes), Uploaded ≥ Delivered, a root and note hash
 // of the right form when something was delivered.
 func decodeState(b []byte) (*state, error) {
 	var s state
@@ -114,6 +114,9 @@ func decodeState(b []byte) (*state, error) {
 		}
 	} else if s.Root != "" || s.NoteSHA256 != "" {
 		return nil, fmt.Errorf("replica: state: %w: a root without a delivered size", ErrMalformed)
+	}
+	if again, err := encodeState(&s); err != nil || !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("replica: state: %w: not in canonical form", ErrMalformed)
 	}
 	return &s, nil
 }
@@ -153,8 +156,9 @@ func encodeReceipt(r *Receipt) ([]byte, error) {
 	return append([]byte{recordVersion}, js...), nil
 }
 
-// DecodeReceipt decodes a stored receipt strictly (version byte, known
-// fields only, nothing after the JSON value, the SHA-256 in hex).
+// DecodeReceipt decodes a stored receipt strictly: version byte, known
+// fields only, the SHA-256 in hex, and the canonical form — exactly the
+// bytes encodeReceipt writes (no duplicate keys, no white space).
 func DecodeReceipt(b []byte) (*Receipt, error) {
 	var r Receipt
 	if err := decodeRecord(b, &r); err != nil {
@@ -162,6 +166,9 @@ func DecodeReceipt(b []byte) (*Receipt, error) {
 	}
 	if h, err := hex.DecodeString(r.SHA256); err != nil || len(h) != sha256.Size || r.Store == "" || r.Key == "" || r.Size < 0 {
 		return nil, fmt.Errorf("replica: receipt: %w: incomplete", ErrMalformed)
+	}
+	if again, err := encodeReceipt(&r); err != nil || !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("replica: receipt: %w: not in canonical form", ErrMalformed)
 	}
 	return &r, nil
 }
