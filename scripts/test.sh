@@ -45,6 +45,9 @@ fuzz_targets=(
 	"FuzzInterleavings ./internal/xref"
 	"FuzzEqual ./internal/decimal"
 	"FuzzParsePolicy ./internal/cosign"
+	"FuzzParseResponse ./internal/witness"
+	"FuzzAccept ./internal/witness"
+	"FuzzDecodeCosignedRecord ./internal/witness"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 
