@@ -143,8 +143,11 @@ const maxConflicts = 3
 // on a quiet log.
 //
 // Lifecycle: New starts one goroutine, which runs until Shutdown or until
-// ctx is cancelled; it stops by itself only if storing fails (Err). Shut
-// the Cosigner down before the Sealer, and both before the chain.Log.
+// ctx is cancelled, and stops by itself only if storing fails (Err). It
+// owns the request goroutines (at most one per witness): it cancels them
+// on the way out and waits for them, so nothing runs after Shutdown
+// returns. Shut the Cosigner down before the Sealer, and both before the
+// chain.Log.
 type Cosigner struct {
 	s      *seal.Sealer
 	db     *pebble.DB
