@@ -38,6 +38,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,6 +226,22 @@ func (w *Witness) startAgent(t testing.TB) {
 		Args: []string{"-D", "-a", sock},
 	})
 	w.agent.WaitFile(t, sock, startTimeout)
+	// ssh-agent creates the socket file before it listens on it: wait
+	// until a connection is accepted, or ssh-add may be refused.
+	deadline := time.NewTimer(startTimeout)
+	defer deadline.Stop()
+	for {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("witnesstest: ssh-agent at %s does not accept connections: %v", sock, err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 	run(t, []string{"SSH_AUTH_SOCK=" + sock}, "", w.tools.sshAdd, "-q", w.keyFile)
 }
 
