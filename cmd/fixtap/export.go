@@ -23,6 +23,7 @@ import (
 	"github.com/fixtap/fixtap/internal/snapshot"
 	"github.com/fixtap/fixtap/internal/tapconfig"
 	"github.com/fixtap/fixtap/internal/verify"
+	"github.com/fixtap/fixtap/internal/witness"
 )
 
 // reader is a read-only view of a tap's data: its log (a snapshot when a
@@ -62,11 +63,55 @@ func openReader(ctx context.Context, f *tapconfig.File) (*reader, error) {
 		cleanup()
 		return nil, err
 	}
-	return &reader{f: f, log: l, seal: s, cleanup: cleanup, src: &export.Source{
+	src := &export.Source{
 		Log: l, Seal: s, Origin: origin(f), ManifestSigner: key.Signer, CheckpointVKey: key.VerifierKey,
 		EventKeys: []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}, TSARootsPEM: roots,
 		Tier: f.Tap.Tier, PolicyID: f.Tap.PolicyID, Now: clock.Wall,
-	}}, nil
+	}
+	if f.Tap.WitnessPolicyFile != "" {
+		if err := addCosigned(src, l, f.Tap.WitnessPolicyFile, key); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	return &reader{f: f, log: l, seal: s, cleanup: cleanup, src: src}, nil
+}
+
+// addCosigned makes an export of a witnessed tap stop at the newest
+// cosigned checkpoint and write cosigned notes (docs/bundle.md), with the
+// policy copied in. Stored cosigned notes are read back as stored, even if
+// the policy has changed since (the verifier judges them).
+func addCosigned(src *export.Source, l *chain.Log, policyFile string, key *seal.Key) error {
+	text, err := os.ReadFile(policyFile)
+	if err != nil {
+		return fmt.Errorf("export: witness policy: %w", err)
+	}
+	wr, err := witness.OpenReader(l.DB(), nil, key.Verifier)
+	if err != nil {
+		return err
+	}
+	src.WitnessPolicy = text
+	src.Cosigned = func(size uint64) ([]byte, bool, error) {
+		c, err := wr.Get(size)
+		if errors.Is(err, witness.ErrNoCosigned) {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return c.Note, true, nil
+	}
+	src.LatestCosigned = func() (uint64, bool, error) {
+		c, err := wr.Latest()
+		if errors.Is(err, witness.ErrNoCosigned) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		return c.Size, true, nil
+	}
+	return nil
 }
 
 // Close closes the log and removes the snapshot, if one was taken.

@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/clock"
+	"github.com/fixtap/fixtap/internal/cosign"
 	"github.com/fixtap/fixtap/internal/replica"
 	"github.com/fixtap/fixtap/internal/seal"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
+	"github.com/fixtap/fixtap/internal/witness"
 )
 
 // startReplicator starts replicating the log to f's Replica1…N stores
@@ -49,14 +52,19 @@ func startReplicator(ctx context.Context, f *tapconfig.File, log *chain.Log, s *
 	return replica.New(context.WithoutCancel(ctx), log, s, src, rc)
 }
 
-// replicaCollector exposes the replicator's status at scrape time.
-type replicaCollector struct{ r *replica.Replicator }
+// replicaCollector exposes the replicator's and the cosigner's status at
+// scrape time; either may be nil.
+type replicaCollector struct {
+	r *replica.Replicator
+	c *witness.Cosigner
+}
 
 var (
 	replDelivered = desc("fixtap_replica_delivered_tree_size", "Largest tree size that ReplicaQuorum stores hold completely.")
 	replStore     = desc("fixtap_replica_store_tree_size", "Tree size a replica store holds completely.", "store")
 	replLag       = desc("fixtap_replica_store_lag_entries", "Published tree size minus what the store holds.", "store")
 	replDown      = desc("fixtap_replica_store_down", "1 while the store is failing or stopped after an alarm.", "store")
+	cosignedSize  = desc("fixtap_witness_cosigned_tree_size", "Tree size of the newest checkpoint the witness policy's quorum has cosigned.")
 )
 
 func desc(name, help string, labels ...string) *prometheus.Desc {
@@ -66,6 +74,16 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 func (replicaCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.c != nil {
+		var size uint64
+		if cs, err := c.c.Latest(); err == nil {
+			size = cs.Size
+		}
+		ch <- prometheus.MustNewConstMetric(cosignedSize, prometheus.GaugeValue, float64(size))
+	}
+	if c.r == nil {
+		return
+	}
 	ch <- prometheus.MustNewConstMetric(replDelivered, prometheus.GaugeValue, float64(c.r.Delivered()))
 	for _, st := range c.r.Status() {
 		ch <- prometheus.MustNewConstMetric(replStore, prometheus.GaugeValue, float64(st.Delivered), st.Name)
@@ -76,4 +94,51 @@ func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(replDown, prometheus.GaugeValue, down, st.Name)
 	}
+}
+
+// startCosigner starts witnessing when f names a WitnessPolicyFile: every
+// new checkpoint goes to the policy's witnesses, and only cosigned ones
+// are anchored and published. Refusals and forks are CRITICAL ERR events,
+// outages one WARNING per episode. It returns nil without a policy.
+func startCosigner(ctx context.Context, f *tapconfig.File, log *chain.Log, s *seal.Sealer, key *seal.Key, tp *tap.Tap, logger *slog.Logger) (*witness.Cosigner, error) {
+	if f.Tap.WitnessPolicyFile == "" {
+		return nil, nil
+	}
+	pol, err := loadWitnessPolicy(f.Tap.WitnessPolicyFile)
+	if err != nil {
+		return nil, err
+	}
+	wc := witness.DefaultConfig(key.Verifier, clock.Wall)
+	wc.Logger = logger
+	wc.OnFailure = func(w string, err error) {
+		tp.ComponentError("witness "+w, "WARNING",
+			fmt.Sprintf("witness failing; retrying with backoff, publishing and anchoring wait for the policy's quorum: %v", err))
+	}
+	wc.OnRecover = func(w string) { logger.Info("witness recovered", "witness", w) }
+	wc.OnAlarm = func(w string, err error) {
+		tp.ComponentError("witness "+w, "CRITICAL",
+			fmt.Sprintf("witness refused this log's checkpoint or has seen another history of it; an operator must look: %v", err))
+	}
+	return witness.New(context.WithoutCancel(ctx), log, s, pol, wc)
+}
+
+// loadWitnessPolicy reads and parses a Sigsum-format witness policy file.
+func loadWitnessPolicy(path string) (*cosign.Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("run: witness policy: %w", err)
+	}
+	return cosign.ParsePolicy(path, b)
+}
+
+// cosignedSource publishes the witness-cosigned checkpoints to the
+// replicas (replica.Source).
+type cosignedSource struct{ c *witness.Cosigner }
+
+func (cs cosignedSource) Published() (replica.Published, <-chan struct{}) {
+	c, ch := cs.c.Published()
+	if c == nil {
+		return replica.Published{}, ch
+	}
+	return replica.Published{Size: c.Size, Root: c.Root, Note: c.Note}, ch
 }

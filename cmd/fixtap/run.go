@@ -209,8 +209,8 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 		logger.Error("no admin socket: tools cannot read this tap's data while it runs", "err", err)
 	}
 	mon := startMetrics(f, tp, log, clk, sealState, xr, logger) // observe.go: MetricsAddress
-	if sealed.rep != nil {
-		mon.Registry().MustRegister(replicaCollector{sealed.rep})
+	if sealed.rep != nil || sealed.cos != nil {
+		mon.Registry().MustRegister(replicaCollector{sealed.rep, sealed.cos})
 	}
 	mon.SetReady(true)
 	logger.Info("fixtap running", "config", f, "log_size", log.Durable())

@@ -17,6 +17,7 @@ import (
 	"github.com/fixtap/fixtap/internal/seal"
 	"github.com/fixtap/fixtap/internal/tap"
 	"github.com/fixtap/fixtap/internal/tapconfig"
+	"github.com/fixtap/fixtap/internal/witness"
 )
 
 // anchorEvery is the anchoring cadence of each tier, an upper bound
@@ -36,6 +37,7 @@ func origin(f *tapconfig.File) string { return "fixtap/" + f.Tap.PolicyID }
 
 // sealParts are the long-lived parts behind the sealer, for the metrics.
 type sealParts struct {
+	cos *witness.Cosigner   // nil without WitnessPolicyFile
 	rep *replica.Replicator // nil without Replica1
 }
 
@@ -62,6 +64,20 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		return nil, nil, err
 	}
 	src := replica.SealerSource(s)
+	if parts.cos, err = startCosigner(ctx, f, log, s, key, tp, logger); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	if parts.cos != nil {
+		src = cosignedSource{parts.cos}
+	}
+	stopCosigner := func(ctx context.Context) {
+		if parts.cos != nil {
+			if err := parts.cos.Shutdown(ctx); err != nil {
+				logger.Error("witness cosigner shutdown", "err", err)
+			}
+		}
+	}
 	if err := ss.Attach(s, f.Tap.TSAURLs); err != nil {
 		logger.Warn("metrics: stored anchors unreadable; anchor ages start with the next anchor", "err", err)
 	}
@@ -69,11 +85,13 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 	if len(f.Tap.TSAURLs) > 0 {
 		pem, err := os.ReadFile(f.Tap.TSATrustRootsFile)
 		if err != nil {
+			stopCosigner(context.Background())
 			s.Close()
 			return nil, nil, fmt.Errorf("run: TSA trust roots: %w", err)
 		}
 		roots := x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
+			stopCosigner(context.Background())
 			s.Close()
 			return nil, nil, fmt.Errorf("run: TSA trust roots %s: no PEM certificates", f.Tap.TSATrustRootsFile)
 		}
@@ -87,7 +105,11 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		for _, u := range f.Tap.TSAURLs {
 			ac.TSAs = append(ac.TSAs, seal.TSA{URL: u, Roots: roots})
 		}
+		if parts.cos != nil {
+			ac.Latest = parts.cos.LatestCheckpoint // the token covers the cosignatures
+		}
 		if a, err = seal.NewAnchorer(context.WithoutCancel(ctx), s, ac); err != nil {
+			stopCosigner(context.Background())
 			s.Close()
 			return nil, nil, err
 		}
@@ -96,6 +118,7 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		if a != nil {
 			a.Shutdown(context.Background())
 		}
+		stopCosigner(context.Background())
 		s.Close()
 		return nil, nil, err
 	}
@@ -110,6 +133,7 @@ func startSeal(ctx context.Context, f *tapconfig.File, log *chain.Log, signer *c
 		if a != nil {
 			a.Shutdown(sctx)
 		}
+		stopCosigner(sctx)
 		if err := s.Shutdown(sctx); err != nil {
 			logger.Error("sealer shutdown", "err", err)
 		}
