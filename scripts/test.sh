@@ -48,6 +48,11 @@ fuzz_targets=(
 	"FuzzParseResponse ./internal/witness"
 	"FuzzAccept ./internal/witness"
 	"FuzzDecodeCosignedRecord ./internal/witness"
+	"FuzzParseWindows ./internal/monitor"
+	"FuzzParseState ./internal/monitor"
+	"FuzzParseCheckpointText ./internal/monitor"
+	"FuzzParseEntryBundle ./internal/monitor"
+	"FuzzParseEvent ./internal/monitor"
 )
 fuzztime="${FIXTAP_FUZZTIME:-15s}"
 
