@@ -75,6 +75,7 @@ var commands = []command{
 	{"show", "print one event (by EventID or log seq) with its standing: signature, sealed, anchored (-json)", runShow},
 	{"query", "list an order's lifecycle, a session's newest events or a time range, as a table or JSON Lines", runQuery},
 	{"loadgen", "send a drop-copy stream to a tap (tests, trials, benchmarks)", runLoadgen},
+	{"monitor", "watch the log's replicas over HTTP(S): signatures, consistency, agreement, data, cadence, FIX silence (-once: exit 0/1/2)", runMonitor},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
