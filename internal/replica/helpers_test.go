@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -50,11 +51,16 @@ type tlogEnv struct {
 	key    *seal.Key
 	signer *chain.Signer
 	next   int
+
+	interval time.Duration
 }
 
-func newEnv(t testing.TB) *tlogEnv {
+func newEnv(t testing.TB) *tlogEnv { return newEnvInterval(t, 20*time.Millisecond) }
+
+// newEnvInterval is newEnv with the sealer's checkpoint interval.
+func newEnvInterval(t testing.TB, interval time.Duration) *tlogEnv {
 	t.Helper()
-	e := &tlogEnv{dir: t.TempDir(), key: testKey(t)}
+	e := &tlogEnv{dir: t.TempDir(), key: testKey(t), interval: interval}
 	seed := sha256.Sum256([]byte("replica-test-events"))
 	e.signer = chain.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
 	e.open(t)
@@ -67,7 +73,7 @@ func (e *tlogEnv) open(t testing.TB) {
 	cfg := chain.DefaultConfig(filepath.Join(e.dir, "db"))
 	cfg.Durability = chain.SyncInterval
 	cfg.SyncInterval = 2 * time.Millisecond
-	cfg.SignWorkers = 1
+	cfg.SignWorkers = runtime.GOMAXPROCS(0)
 	cfg.Signer = e.signer
 	cfg.Logger = quietLogger()
 	l, err := chain.Open(context.Background(), cfg)
@@ -75,7 +81,7 @@ func (e *tlogEnv) open(t testing.TB) {
 		t.Fatalf("chain.Open: %v", err)
 	}
 	sc := seal.DefaultConfig(testOrigin, e.key)
-	sc.Interval = 20 * time.Millisecond
+	sc.Interval = e.interval
 	sc.Logger = quietLogger()
 	s, err := seal.New(context.Background(), l, sc)
 	if err != nil {

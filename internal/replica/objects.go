@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -40,8 +41,13 @@ const (
 type object struct {
 	path        string
 	body        []byte
+	sum         [32]byte // SHA-256 of body
 	contentType string
 	mutable     bool // the checkpoint: overwritten, not conditionally created
+}
+
+func newObject(path string, body []byte, contentType string) *object {
+	return &object{path: path, body: body, sum: sha256.Sum256(body), contentType: contentType}
 }
 
 // bucket is the S3 side of one store.
@@ -76,7 +82,7 @@ func newBucket(cfg Store, timeout time.Duration) *bucket {
 // Existing set), other bytes a *ConflictError.
 func (b *bucket) put(ctx context.Context, o *object, treeSize uint64) (*Receipt, error) {
 	key := b.cfg.key(o.path)
-	sum := sha256.Sum256(o.body)
+	sum := o.sum
 	b64 := base64.StdEncoding.EncodeToString(sum[:])
 	in := &s3.PutObjectInput{
 		Bucket:            aws.String(b.cfg.Bucket),
@@ -95,7 +101,7 @@ func (b *bucket) put(ctx context.Context, o *object, treeSize uint64) (*Receipt,
 	}
 	rctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
-	out, err := b.c.PutObject(rctx, in)
+	out, err := b.c.PutObject(rctx, in, s3.WithAPIOptions(payloadHash(hex.EncodeToString(sum[:]))))
 	if err != nil {
 		if !o.mutable && preconditionFailed(err) {
 			return b.readBack(ctx, key, o.body, sum, treeSize)
@@ -161,6 +167,18 @@ func (b *bucket) get(ctx context.Context, key string, limit int64) (body []byte,
 		return nil, md, "", false, fmt.Errorf("replica: store %s: get %s: %w", b.cfg.Name, key, err)
 	}
 	return body, out.ResultMetadata, aws.ToString(out.ETag), true, nil
+}
+
+// payloadHash gives SigV4 the payload's SHA-256 we computed already, so
+// the SDK does not hash the body again (a signed payload over HTTP, and
+// over HTTPS too instead of UNSIGNED-PAYLOAD).
+func payloadHash(hexSum string) func(*smithymiddleware.Stack) error {
+	return func(st *smithymiddleware.Stack) error {
+		return st.Finalize.Add(smithymiddleware.FinalizeMiddlewareFunc("fixtapPayloadSHA256",
+			func(ctx context.Context, in smithymiddleware.FinalizeInput, next smithymiddleware.FinalizeHandler) (smithymiddleware.FinalizeOutput, smithymiddleware.Metadata, error) {
+				return next.HandleFinalize(v4.SetPayloadHash(ctx, hexSum), in)
+			}), smithymiddleware.Before)
+	}
 }
 
 func preconditionFailed(err error) bool {

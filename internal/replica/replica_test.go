@@ -487,3 +487,40 @@ func TestRepeatAfterCrash(t *testing.T) {
 		t.Errorf("failures %v, alarms %v", ev.failures, ev.alarms)
 	}
 }
+
+// TestShutdownDeliversLast: shut down after the sealer, the replicator
+// makes a last round to the sealer's last checkpoint.
+func TestShutdownDeliversLast(t *testing.T) {
+	e := newEnv(t)
+	a := startServer(t, "last-a")
+	r := startReplicator(t, e, testConfig(a.store("a", "")))
+	ctx := context.Background()
+	for range 700 {
+		if err := e.log.Append(ctx, testEntry(e.next)); err != nil {
+			t.Fatal(err)
+		}
+		e.next++
+	}
+	if err := e.log.WaitDurable(ctx, uint64(e.next)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sealer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	last, err := e.sealer.Latest()
+	if err != nil || last.Size != uint64(e.next) {
+		t.Fatalf("sealer's last checkpoint %v, %v; want size %d", last, err, e.next)
+	}
+	if err := r.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Delivered(); d != last.Size {
+		t.Fatalf("delivered %d after Shutdown, want %d", d, last.Size)
+	}
+	if got := a.ReadObjectFile(t, a.bucket, "checkpoint"); !bytes.Equal(got, last.Note) {
+		t.Fatalf("checkpoint object %q, want the last note", got)
+	}
+	if err := r.Shutdown(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+}

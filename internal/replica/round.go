@@ -80,7 +80,9 @@ func (r *Replicator) deliver(ctx context.Context, s *store, p Published) error {
 		from = m
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.RoundTimeout)
-	rc, err := s.bucket.put(cctx, &object{path: layout.CheckpointPath, body: p.Note, contentType: typeCheckpoint, mutable: true}, n)
+	cp := newObject(layout.CheckpointPath, p.Note, typeCheckpoint)
+	cp.mutable = true
+	rc, err := s.bucket.put(cctx, cp, n)
 	cancel()
 	if err != nil {
 		return err
@@ -182,13 +184,13 @@ func width(k, m uint64) uint8 {
 func (r *Replicator) bundles(k, m uint64, cov *coverer) (entries, events *object, err error) {
 	p := width(k, m)
 	ep, vp := layout.EntriesPath(k, p), eventsPath(k, p)
-	eb, vb := r.cache.get(ep), r.cache.get(vp)
-	if eb != nil && vb != nil {
-		return &object{path: ep, body: eb, contentType: typeTile}, &object{path: vp, body: vb, contentType: typeEvents}, nil
+	entries, events = r.cache.get(ep), r.cache.get(vp)
+	if entries != nil && events != nil {
+		return entries, events, nil
 	}
 	lo, hi := k*bundleWidth, min(k*bundleWidth+bundleWidth, m)
-	eb = make([]byte, 0, (hi-lo)*34)
-	vb = make([]byte, 0, (hi-lo)*1024)
+	eb := make([]byte, 0, (hi-lo)*34)
+	vb := make([]byte, 0, (hi-lo)*1024)
 	err = r.log.Range(lo, hi, func(rec *chain.Record) error {
 		if !rec.Signed {
 			return fmt.Errorf("replica: event seq %d has no signature yet", rec.Seq)
@@ -208,9 +210,10 @@ func (r *Replicator) bundles(k, m uint64, cov *coverer) (entries, events *object
 	if err != nil {
 		return nil, nil, fmt.Errorf("replica: bundle %d: %w", k, err)
 	}
-	r.cache.put(ep, eb)
-	r.cache.put(vp, vb)
-	return &object{path: ep, body: eb, contentType: typeTile}, &object{path: vp, body: vb, contentType: typeEvents}, nil
+	entries, events = newObject(ep, eb, typeTile), newObject(vp, vb, typeEvents)
+	r.cache.put(entries)
+	r.cache.put(events)
+	return entries, events, nil
 }
 
 // tile returns hash tile t, read from the stored tree (tlog.ReadTileData).
@@ -220,15 +223,16 @@ func (r *Replicator) tile(t tlog.Tile) (*object, error) {
 		p = uint8(t.W)
 	}
 	path := layout.TilePath(uint64(t.L), uint64(t.N), p)
-	if b := r.cache.get(path); b != nil {
-		return &object{path: path, body: b, contentType: typeTile}, nil
+	if o := r.cache.get(path); o != nil {
+		return o, nil
 	}
 	b, err := tlog.ReadTileData(t, r.hashes)
 	if err != nil {
 		return nil, fmt.Errorf("replica: tile %s: %w", path, err)
 	}
-	r.cache.put(path, b)
-	return &object{path: path, body: b, contentType: typeTile}, nil
+	o := newObject(path, b, typeTile)
+	r.cache.put(o)
+	return o, nil
 }
 
 // coverer finds, for ascending seqs, the root of the first stored
@@ -275,31 +279,31 @@ type objCache struct {
 	mu    sync.Mutex
 	max   int
 	size  int
-	m     map[string][]byte
+	m     map[string]*object
 	order []string
 }
 
-func newObjCache(max int) *objCache { return &objCache{max: max, m: map[string][]byte{}} }
+func newObjCache(max int) *objCache { return &objCache{max: max, m: map[string]*object{}} }
 
-func (c *objCache) get(path string) []byte {
+func (c *objCache) get(path string) *object {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.m[path]
 }
 
-func (c *objCache) put(path string, b []byte) {
+func (c *objCache) put(o *object) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[path]; ok {
+	if _, ok := c.m[o.path]; ok {
 		return
 	}
-	c.m[path] = b
-	c.order = append(c.order, path)
-	c.size += len(b)
+	c.m[o.path] = o
+	c.order = append(c.order, o.path)
+	c.size += len(o.body)
 	for c.size > c.max && len(c.order) > 0 {
 		old := c.order[0]
 		c.order = c.order[1:]
-		c.size -= len(c.m[old])
+		c.size -= len(c.m[old].body)
 		delete(c.m, old)
 	}
 }

@@ -1,0 +1,149 @@
+package replica
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// pace appends to e's log at rate events/s (paced by elapsed time, so a
+// late tick catches up) until ctx is done, and returns how many.
+func pace(ctx context.Context, e *tlogEnv, rate int, start time.Time) int {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	i := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return i
+		case <-tick.C:
+		}
+		for target := int(time.Since(start).Seconds() * float64(rate)); i < target; i++ {
+			if err := e.log.Append(ctx, testEntry(e.next+i)); err != nil {
+				return i
+			}
+		}
+	}
+}
+
+type sample struct {
+	at   time.Time
+	size uint64
+}
+
+// BenchmarkReplicate: for 10s, events are appended to a real signed
+// chain.Log at a paced 50k events/s, the sealer at its default 500ms
+// interval, the replicator (defaults) writing to two real versitygw
+// stores on this machine, Quorum 2. The replication lag of a published
+// checkpoint is the time from its publication (sampled every 5ms) to
+// Delivered() reaching its size. Reports the ingest rate achieved, lag
+// percentiles, objects written per second per store, and how long the
+// backlog took to drain once appends stopped. One op is one whole run
+// (use -benchtime 1x).
+func BenchmarkReplicate(b *testing.B) {
+	const rate, runFor = 50_000, 10 * time.Second
+	for b.Loop() {
+		e := newEnvInterval(b, 500*time.Millisecond)
+		sa, sb := startServer(b, "bench-a"), startServer(b, "bench-b")
+		cfg := testConfig(sa.store("a", "tap"), sb.store("b", "tap"))
+		d := DefaultConfig()
+		cfg.StepEntries, cfg.Parallel, cfg.RoundTimeout, cfg.RequestTimeout = d.StepEntries, d.Parallel, d.RoundTimeout, d.RequestTimeout
+		cfg.Quorum = 2
+		var failures atomic.Int64
+		cfg.OnFailure = func(string, error) { failures.Add(1) }
+		r := startReplicator(b, e, cfg)
+		src := SealerSource(e.sealer)
+
+		ctx, stop := context.WithTimeout(context.Background(), runFor)
+		var wg sync.WaitGroup
+		var appended int
+		start := time.Now()
+		wg.Add(1)
+		go func() { defer wg.Done(); appended = pace(ctx, e, rate, start) }()
+		var published, delivered []sample
+		for {
+			now := time.Now()
+			p, _ := src.Published()
+			if len(published) == 0 || p.Size != published[len(published)-1].size {
+				published = append(published, sample{now, p.Size})
+			}
+			dv := r.Delivered()
+			if len(delivered) == 0 || dv != delivered[len(delivered)-1].size {
+				delivered = append(delivered, sample{now, dv})
+			}
+			if ctx.Err() != nil && dv == p.Size && e.log.Durable() == p.Size {
+				break
+			}
+			if time.Since(start) > runFor+2*time.Minute {
+				b.Fatalf("not delivered 2 min after the run: published %d, delivered %d", p.Size, dv)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		stopped := start.Add(runFor)
+		drain := time.Since(stopped)
+		stop()
+		wg.Wait()
+		var lag []time.Duration
+		j := 0
+		for _, p := range published {
+			if p.size == 0 {
+				continue
+			}
+			for delivered[j].size < p.size {
+				j++
+			}
+			lag = append(lag, delivered[j].at.Sub(p.at))
+		}
+		objects := 0
+		r.Receipts("a", func(Receipt) error { objects++; return nil })
+		slices.Sort(lag)
+		q := func(f float64) float64 { return float64(lag[min(len(lag)-1, int(f*float64(len(lag))))].Milliseconds()) }
+		b.ReportMetric(float64(appended)/runFor.Seconds(), "events/s")
+		b.ReportMetric(float64(objects)/(runFor+drain).Seconds(), "objects/s/store")
+		b.ReportMetric(q(0.5), "lag-p50-ms")
+		b.ReportMetric(q(0.99), "lag-p99-ms")
+		b.ReportMetric(float64(lag[len(lag)-1].Milliseconds()), "lag-max-ms")
+		b.ReportMetric(float64(drain.Milliseconds()), "drain-ms")
+		b.ReportMetric(float64(failures.Load()), "failures")
+	}
+}
+
+// BenchmarkIngest: ingest throughput of a real signed chain.Log with its
+// sealer, replication off and on (two real versitygw stores on this
+// machine, defaults); one op is one event appended, the clock stops when
+// all are signed and sealed.
+func BenchmarkIngest(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		name := "replication=off"
+		if on {
+			name = "replication=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newEnvInterval(b, 500*time.Millisecond)
+			if on {
+				sa, sb := startServer(b, "ingest-a"), startServer(b, "ingest-b")
+				cfg := testConfig(sa.store("a", ""), sb.store("b", ""))
+				d := DefaultConfig()
+				cfg.StepEntries, cfg.Parallel = d.StepEntries, d.Parallel
+				startReplicator(b, e, cfg)
+			}
+			ctx := context.Background()
+			for b.Loop() {
+				if err := e.log.Append(ctx, testEntry(e.next)); err != nil {
+					b.Fatal(err)
+				}
+				e.next++
+			}
+			if err := e.log.WaitSigned(ctx, uint64(e.next)); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := e.sealer.WaitCheckpoint(ctx, uint64(e.next)); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
