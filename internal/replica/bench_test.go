@@ -2,12 +2,46 @@ package replica
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
+
+// selfCPU is this process's CPU time (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the CPU time (user + system) of process pid, from
+// /proc/pid/stat (clock ticks of 10ms); 0 if unreadable.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the parenthesized command name; utime and stime are
+	// the 14th and 15th fields of the line.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	k, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+k) * 10 * time.Millisecond
+}
+
+func perEvent(d time.Duration, n int) float64 {
+	return float64(d.Microseconds()) / float64(max(n, 1))
+}
 
 // pace appends to e's log at rate events/s (paced by elapsed time, so a
 // late tick catches up) until ctx is done, and returns how many.
@@ -60,6 +94,7 @@ func BenchmarkReplicate(b *testing.B) {
 		ctx, stop := context.WithTimeout(context.Background(), runFor)
 		var wg sync.WaitGroup
 		var appended int
+		cpu0, store0 := selfCPU(), procCPU(sa.PID())+procCPU(sb.PID())
 		start := time.Now()
 		wg.Add(1)
 		go func() { defer wg.Done(); appended = pace(ctx, e, rate, start) }()
@@ -86,6 +121,7 @@ func BenchmarkReplicate(b *testing.B) {
 		drain := time.Since(stopped)
 		stop()
 		wg.Wait()
+		cpu, storeCPU := selfCPU()-cpu0, procCPU(sa.PID())+procCPU(sb.PID())-store0
 		var lag []time.Duration
 		j := 0
 		for _, p := range published {
@@ -108,6 +144,10 @@ func BenchmarkReplicate(b *testing.B) {
 		b.ReportMetric(float64(lag[len(lag)-1].Milliseconds()), "lag-max-ms")
 		b.ReportMetric(float64(drain.Milliseconds()), "drain-ms")
 		b.ReportMetric(float64(failures.Load()), "failures")
+		// CPU per event: this process (ingest, seal and the replicator),
+		// and the two versitygw servers together.
+		b.ReportMetric(perEvent(cpu, appended), "tap-cpu-µs/event")
+		b.ReportMetric(perEvent(storeCPU, appended), "stores-cpu-µs/event")
 	}
 }
 
@@ -131,6 +171,7 @@ func BenchmarkIngest(b *testing.B) {
 				startReplicator(b, e, cfg)
 			}
 			ctx := context.Background()
+			cpu0 := selfCPU()
 			for b.Loop() {
 				if err := e.log.Append(ctx, testEntry(e.next)); err != nil {
 					b.Fatal(err)
@@ -144,6 +185,7 @@ func BenchmarkIngest(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(perEvent(selfCPU()-cpu0, b.N), "tap-cpu-µs/event")
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -57,8 +58,15 @@ type bucket struct {
 	timeout time.Duration
 }
 
-func newBucket(cfg Store, timeout time.Duration) *bucket {
+func newBucket(cfg Store, timeout time.Duration, parallel int) *bucket {
+	// Keep a connection per upload in flight: the SDK's default of 10 idle
+	// connections per host would close and reopen the others all the time.
+	hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.MaxIdleConnsPerHost = parallel + 2
+		tr.MaxIdleConns = max(tr.MaxIdleConns, parallel+2)
+	})
 	c := s3.New(s3.Options{
+		HTTPClient:   hc,
 		Region:       cfg.Region,
 		BaseEndpoint: aws.String(cfg.Endpoint),
 		UsePathStyle: cfg.PathStyle,

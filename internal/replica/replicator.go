@@ -106,7 +106,7 @@ func New(ctx context.Context, l *chain.Log, tree *seal.Sealer, src Source, cfg C
 		r.logger = slog.Default()
 	}
 	for _, sc := range cfg.Stores {
-		s := &store{cfg: sc, id: storeID(sc.Name), bucket: newBucket(sc, cfg.RequestTimeout)}
+		s := &store{cfg: sc, id: storeID(sc.Name), bucket: newBucket(sc, cfg.RequestTimeout, cfg.Parallel)}
 		if err := r.loadState(s); err != nil {
 			return nil, err
 		}
