@@ -22,6 +22,11 @@ import (
 	"github.com/fixtap/fixtap/internal/seal"
 )
 
+// cacheBytes bounds the objects kept for the other stores (about 90 events
+// bundles): stores moving together build each object once; a store a step
+// or more behind builds its own.
+const cacheBytes = 16 << 20
+
 // A Replicator publishes the log to its stores (doc.go).
 //
 // Lifecycle: New reads each store's state and starts one goroutine per
@@ -100,7 +105,7 @@ func New(ctx context.Context, l *chain.Log, tree *seal.Sealer, src Source, cfg C
 	r := &Replicator{
 		cfg: cfg, log: l, tree: tree, hashes: tree.HashReader(), db: l.DB(), src: src,
 		logger: cfg.Logger, notify: make(chan struct{}), closing: make(chan struct{}), done: make(chan struct{}),
-		cache: newObjCache(64 << 20),
+		cache: newObjCache(cacheBytes),
 	}
 	if r.logger == nil {
 		r.logger = slog.Default()
