@@ -10,9 +10,6 @@ var (
 	ErrClosed = errors.New("replica: closed")
 	// ErrUnknownStore is wrapped when a store name is not configured.
 	ErrUnknownStore = errors.New("replica: unknown store")
-	// ErrStopped is wrapped by the status of a store no longer written
-	// after an alarm (until restart).
-	ErrStopped = errors.New("replica: store stopped after an alarm")
 )
 
 // ConflictError reports an object that already exists in a store with bytes
