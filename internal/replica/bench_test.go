@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"fmt"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"os"
 	"slices"
 	"strconv"
@@ -56,7 +57,7 @@ func pace(ctx context.Context, e *tlogEnv, rate int, start time.Time) int {
 		case <-tick.C:
 		}
 		for target := int(time.Since(start).Seconds() * float64(rate)); i < target; i++ {
-			if err := e.log.Append(ctx, testEntry(e.next+i)); err != nil {
+			if err := e.log.Append(ctx, chaintest.Entry(e.next+i)); err != nil {
 				return i
 			}
 		}
@@ -180,7 +181,7 @@ func BenchmarkIngest(b *testing.B) {
 			ctx := context.Background()
 			cpu0 := selfCPU()
 			for b.Loop() {
-				if err := e.log.Append(ctx, testEntry(e.next)); err != nil {
+				if err := e.log.Append(ctx, chaintest.Entry(e.next)); err != nil {
 					b.Fatal(err)
 				}
 				e.next++

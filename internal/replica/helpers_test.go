@@ -6,12 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"io"
 	"log/slog"
 	"net/url"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -101,36 +101,12 @@ func (e *tlogEnv) close(t testing.TB) {
 	e.log = nil
 }
 
-// testEntry is a small valid event for index i.
-func testEntry(i int) *chain.Entry {
-	ts := int64(1732358400000000000) + int64(i)*1000
-	return &chain.Entry{
-		Header: chain.Header{
-			EventID:            fmt.Sprintf("01934e3a-7b2c-7f93-8f2a-%012x", i),
-			TraceID:            "01934e3a-6a1b-7c82-9d1b-0987654321dc",
-			TimestampInt:       strconv.FormatInt(ts, 10),
-			TimestampISO:       time.Unix(0, ts).UTC().Format("2006-01-02T15:04:05.000000000Z"),
-			EventType:          chain.ORD,
-			EventTypeCode:      2,
-			TimestampPrecision: chain.PrecisionNanosecond,
-			ClockSyncStatus:    chain.NTPSynced,
-			HashAlgo:           chain.HashAlgoSHA256,
-			VenueID:            "XNAS",
-			Symbol:             "AAPL",
-		},
-		Payload: chain.Payload{Trade: &chain.Trade{
-			OrderID: fmt.Sprintf("ORD-%08d", i), Side: "BUY", OrderType: "LIMIT",
-			Price: "123.456789", Quantity: "1000.00", Currency: "USD",
-		}},
-	}
-}
-
 // appendN appends n events and waits until a checkpoint covers them.
 func (e *tlogEnv) appendN(t testing.TB, n int) uint64 {
 	t.Helper()
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
-		if err := e.log.Append(ctx, testEntry(e.next)); err != nil {
+		if err := e.log.Append(ctx, chaintest.Entry(e.next)); err != nil {
 			t.Fatalf("Append %d: %v", e.next, err)
 		}
 		e.next++

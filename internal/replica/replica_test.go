@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"io"
 	"io/fs"
 	"net/http"
@@ -496,7 +497,7 @@ func TestShutdownDeliversLast(t *testing.T) {
 	r := startReplicator(t, e, testConfig(a.store("a", "")))
 	ctx := context.Background()
 	for range 700 {
-		if err := e.log.Append(ctx, testEntry(e.next)); err != nil {
+		if err := e.log.Append(ctx, chaintest.Entry(e.next)); err != nil {
 			t.Fatal(err)
 		}
 		e.next++

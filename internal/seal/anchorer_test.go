@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -149,8 +150,8 @@ func TestAnchorerOutage(t *testing.T) {
 	if !chain.VerifySignature(pub, chain.Hash(cp.Root), sig) || stored.SignAlgo != "ED25519" {
 		t.Errorf("anchor signature %q (%s) does not verify over the root", stored.Signature, stored.SignAlgo)
 	}
-	if stored.EventCount != stored.TreeSize || stored.FirstEventID != testEntry(0).Header.EventID ||
-		stored.LastEventID != testEntry(int(stored.TreeSize-1)).Header.EventID {
+	if stored.EventCount != stored.TreeSize || stored.FirstEventID != chaintest.Entry(0).Header.EventID ||
+		stored.LastEventID != chaintest.Entry(int(stored.TreeSize-1)).Header.EventID {
 		t.Errorf("anchor covers %d events %s … %s", stored.EventCount, stored.FirstEventID, stored.LastEventID)
 	}
 	tok, err := base64.StdEncoding.DecodeString(stored.AnchorTarget.Proof)

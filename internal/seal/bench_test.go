@@ -2,6 +2,7 @@ package seal
 
 import (
 	"context"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -126,7 +127,7 @@ func BenchmarkCheckpointLag(b *testing.B) {
 			}
 			// Paced by elapsed time, not by ticks: a late tick catches up.
 			for target := int(time.Since(start).Seconds() * rate); i < target; i++ {
-				if err := l.Append(ctx, testEntry(i)); err != nil {
+				if err := l.Append(ctx, chaintest.Entry(i)); err != nil {
 					appended = i
 					return
 				}

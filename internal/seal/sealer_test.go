@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"testing"
 	"time"
 
@@ -158,7 +159,7 @@ func TestSealerFollowsDurableWatermark(t *testing.T) {
 	const n = 3000
 	checks := 0
 	for i := range n {
-		if err := l.Append(ctx, testEntry(i)); err != nil {
+		if err := l.Append(ctx, chaintest.Entry(i)); err != nil {
 			t.Fatal(err)
 		}
 		if i%50 == 0 {

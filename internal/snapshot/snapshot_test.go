@@ -7,13 +7,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -33,29 +33,6 @@ func shortDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return filepath.Join(d, "data")
-}
-
-func entry(i int) *chain.Entry {
-	ts := int64(1732358400000000000) + int64(i)*1000
-	return &chain.Entry{
-		Header: chain.Header{
-			EventID:            fmt.Sprintf("01934e3a-7b2c-7f93-8f2a-%012x", i),
-			TraceID:            "01934e3a-6a1b-7c82-9d1b-0987654321dc",
-			TimestampInt:       strconv.FormatInt(ts, 10),
-			TimestampISO:       time.Unix(0, ts).UTC().Format("2006-01-02T15:04:05.000000000Z"),
-			EventType:          chain.ORD,
-			EventTypeCode:      2,
-			TimestampPrecision: chain.PrecisionNanosecond,
-			ClockSyncStatus:    chain.NTPSynced,
-			HashAlgo:           chain.HashAlgoSHA256,
-			VenueID:            "XNAS",
-			Symbol:             "AAPL",
-		},
-		Payload: chain.Payload{Trade: &chain.Trade{
-			OrderID: fmt.Sprintf("ORD-%08d", i), Side: "BUY", OrderType: "LIMIT",
-			Price: "123.456789", Quantity: "1000.00", Currency: "USD",
-		}},
-	}
 }
 
 func openLog(t *testing.T, dir string) *chain.Log {
@@ -98,7 +75,7 @@ func TestSnapshotWhileAppending(t *testing.T) {
 				return
 			default:
 			}
-			if err := l.Append(ctx, entry(i)); err != nil {
+			if err := l.Append(ctx, chaintest.Entry(i)); err != nil {
 				t.Error(err)
 				return
 			}
@@ -126,7 +103,7 @@ func TestSnapshotWhileAppending(t *testing.T) {
 		}); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
-		if err := ro.Append(ctx, entry(0)); !errors.Is(err, chain.ErrReadOnly) {
+		if err := ro.Append(ctx, chaintest.Entry(0)); !errors.Is(err, chain.ErrReadOnly) {
 			t.Errorf("append to a snapshot: %v", err)
 		}
 		if err := cleanup(); err != nil {
@@ -177,7 +154,7 @@ func TestListenSocketFile(t *testing.T) {
 	dir := shortDir(t)
 	l := openLog(t, dir)
 	for i := range 10 {
-		if _, _, err := l.AppendWait(ctx, entry(i)); err != nil {
+		if _, _, err := l.AppendWait(ctx, chaintest.Entry(i)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"github.com/fixtap/fixtap/internal/chain/chaintest"
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -88,30 +88,6 @@ func (tp *tap) close() {
 	}
 }
 
-// testEntry is a small valid event for index i.
-func testEntry(i int) *chain.Entry {
-	ts := int64(1732358400000000000) + int64(i)*1000
-	return &chain.Entry{
-		Header: chain.Header{
-			EventID:            fmt.Sprintf("01934e3a-7b2c-7f93-8f2a-%012x", i),
-			TraceID:            "01934e3a-6a1b-7c82-9d1b-0987654321dc",
-			TimestampInt:       strconv.FormatInt(ts, 10),
-			TimestampISO:       time.Unix(0, ts).UTC().Format("2006-01-02T15:04:05.000000000Z"),
-			EventType:          chain.ORD,
-			EventTypeCode:      2,
-			TimestampPrecision: chain.PrecisionNanosecond,
-			ClockSyncStatus:    chain.NTPSynced,
-			HashAlgo:           chain.HashAlgoSHA256,
-			VenueID:            "XNAS",
-			Symbol:             "AAPL",
-		},
-		Payload: chain.Payload{Trade: &chain.Trade{
-			OrderID: fmt.Sprintf("ORD-%08d", i), Side: "BUY", OrderType: "LIMIT",
-			Price: "123.456789", Quantity: "1000.00", Currency: "USD",
-		}},
-	}
-}
-
 // appendN appends n events and waits until a checkpoint covers them; it
 // returns that checkpoint.
 func (tp *tap) appendN(t testing.TB, n int) *seal.Checkpoint {
@@ -119,7 +95,7 @@ func (tp *tap) appendN(t testing.TB, n int) *seal.Checkpoint {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for range n {
-		if err := tp.log.Append(ctx, testEntry(tp.base+tp.next)); err != nil {
+		if err := tp.log.Append(ctx, chaintest.Entry(tp.base+tp.next)); err != nil {
 			t.Fatalf("Append: %v", err)
 		}
 		tp.next++
