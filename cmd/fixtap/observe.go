@@ -106,8 +106,9 @@ func reopenOnHUP(hup <-chan os.Signal, lf *logFile, logger *slog.Logger) (stop f
 // MetricsAddress is set, listens on it. Like the admin socket, a listener
 // that cannot start is logged, not fatal: the tap records without it (and
 // /readyz, unreachable, says so to the monitoring).
-func startMetrics(f *tapconfig.File, tp *tap.Tap, log *chain.Log, clk *clock.Clock, ss *metrics.SealState, xr *xref.Reconciler, logger *slog.Logger) *metrics.Server {
-	mc := metrics.Config{Tap: tp, Log: log, Clock: clk, Seal: ss, Now: clock.Wall, Logger: logger}
+func startMetrics(f *tapconfig.File, tp *tap.Tap, log *chain.Log, clk *clock.Clock, ss *metrics.SealState, xr *xref.Reconciler, sealed *sealParts, logger *slog.Logger) *metrics.Server {
+	mc := metrics.Config{Tap: tp, Log: log, Clock: clk, Seal: ss, Now: clock.Wall, Logger: logger,
+		Replicator: sealed.rep, Cosigner: sealed.cos}
 	if xr != nil { // a nil *Reconciler in the interface would not be nil
 		mc.XRef = xr
 	}

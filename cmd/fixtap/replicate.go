@@ -7,8 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/clock"
 	"github.com/fixtap/fixtap/internal/cosign"
@@ -50,50 +48,6 @@ func startReplicator(ctx context.Context, f *tapconfig.File, log *chain.Log, s *
 	}
 	// Its lifetime is the caller's stop, not ctx's (as the sealer's).
 	return replica.New(context.WithoutCancel(ctx), log, s, src, rc)
-}
-
-// replicaCollector exposes the replicator's and the cosigner's status at
-// scrape time; either may be nil.
-type replicaCollector struct {
-	r *replica.Replicator
-	c *witness.Cosigner
-}
-
-var (
-	replDelivered = desc("fixtap_replica_delivered_tree_size", "Largest tree size that ReplicaQuorum stores hold completely.")
-	replStore     = desc("fixtap_replica_store_tree_size", "Tree size a replica store holds completely.", "store")
-	replLag       = desc("fixtap_replica_store_lag_entries", "Published tree size minus what the store holds.", "store")
-	replDown      = desc("fixtap_replica_store_down", "1 while the store is failing or stopped after an alarm.", "store")
-	cosignedSize  = desc("fixtap_witness_cosigned_tree_size", "Tree size of the newest checkpoint the witness policy's quorum has cosigned.")
-)
-
-func desc(name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(name, help, labels, nil)
-}
-
-func (replicaCollector) Describe(chan<- *prometheus.Desc) {}
-
-func (c replicaCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.c != nil {
-		var size uint64
-		if cs, err := c.c.Latest(); err == nil {
-			size = cs.Size
-		}
-		ch <- prometheus.MustNewConstMetric(cosignedSize, prometheus.GaugeValue, float64(size))
-	}
-	if c.r == nil {
-		return
-	}
-	ch <- prometheus.MustNewConstMetric(replDelivered, prometheus.GaugeValue, float64(c.r.Delivered()))
-	for _, st := range c.r.Status() {
-		ch <- prometheus.MustNewConstMetric(replStore, prometheus.GaugeValue, float64(st.Delivered), st.Name)
-		ch <- prometheus.MustNewConstMetric(replLag, prometheus.GaugeValue, float64(st.Lag), st.Name)
-		down := 0.0
-		if st.Down || st.Stopped {
-			down = 1
-		}
-		ch <- prometheus.MustNewConstMetric(replDown, prometheus.GaugeValue, down, st.Name)
-	}
 }
 
 // startCosigner starts witnessing when f names a WitnessPolicyFile: every

@@ -83,7 +83,8 @@ func TestRunReplicatedWitnessed(t *testing.T) {
 	if err := os.WriteFile(roots, tsa.RootPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(&extra, "ReplicaQuorum=2\nWitnessPolicyFile=%s\nTSAURL1=%s\nTSATrustRootsFile=%s\n", policyFile, tsa.URL, roots)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	fmt.Fprintf(&extra, "ReplicaQuorum=2\nWitnessPolicyFile=%s\nTSAURL1=%s\nTSATrustRootsFile=%s\nMetricsAddress=%s\n", policyFile, tsa.URL, roots, metricsAddr)
 	text, _ := os.ReadFile(cfgPath)
 	text = bytes.Replace(text, []byte("[DEFAULT]\n"), []byte("[DEFAULT]\n"+extra.String()), 1)
 	if err := os.WriteFile(cfgPath, text, 0o644); err != nil {
@@ -130,6 +131,17 @@ func TestRunReplicatedWitnessed(t *testing.T) {
 			t.Fatalf("monitor never passed with the traffic replicated: %v\n%s\n%s\ntap log:\n%s", err, out.String(), errb.String(), tail(logBuf.String(), 4000))
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	// The tap's own view, on /metrics.
+	mf := scrape(t, "http://"+metricsAddr)
+	if d := metric(mf, "fixtap_replica_delivered_tree_size", "", ""); d < float64(st.Sent) {
+		t.Errorf("fixtap_replica_delivered_tree_size %v, want ≥ %d", d, st.Sent)
+	}
+	if c := metric(mf, "fixtap_witness_cosigned_tree_size", "", ""); c < float64(st.Sent) {
+		t.Errorf("fixtap_witness_cosigned_tree_size %v, want ≥ %d", c, st.Sent)
+	}
+	if down := metric(mf, "fixtap_replica_store_down", "store", "r1"); down != 0 {
+		t.Errorf("fixtap_replica_store_down{store=r1} %v, want 0", down)
 	}
 	// Tessera's own checker on each replica.
 	v, err := seal.ParseVerifierKey(key.VerifierKey)

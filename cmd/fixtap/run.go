@@ -208,10 +208,7 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 	if err != nil {
 		logger.Error("no admin socket: tools cannot read this tap's data while it runs", "err", err)
 	}
-	mon := startMetrics(f, tp, log, clk, sealState, xr, logger) // observe.go: MetricsAddress
-	if sealed.rep != nil || sealed.cos != nil {
-		mon.Registry().MustRegister(replicaCollector{sealed.rep, sealed.cos})
-	}
+	mon := startMetrics(f, tp, log, clk, sealState, xr, sealed, logger) // observe.go: MetricsAddress
 	mon.SetReady(true)
 	logger.Info("fixtap running", "config", f, "log_size", log.Durable())
 	fmt.Fprintf(stdout, "fixtap: %d sessions up; log at %s holds %d events\n", len(f.Sessions), f.Tap.DataDir, log.Durable())

@@ -40,6 +40,12 @@ var (
 	dXRefWatermark = desc("fixtap_xref_reconciled_watermark", "The VCP-XREF reconciler's watermark: every log record below it is reconciled.")
 	dXRefOutcomes  = desc("fixtap_xref_outcomes_total", "VCP-XREF outcome events appended since start, by ReconciliationStatus.", "status")
 
+	dReplDelivered = desc("fixtap_replica_delivered_tree_size", "Largest tree size that ReplicaQuorum stores hold completely.")
+	dReplStore     = desc("fixtap_replica_store_tree_size", "Tree size a replica store holds completely.", "store")
+	dReplLag       = desc("fixtap_replica_store_lag_entries", "Published tree size minus what the store holds.", "store")
+	dReplDown      = desc("fixtap_replica_store_down", "1 while the store is failing or stopped after an alarm.", "store")
+	dCosigned      = desc("fixtap_witness_cosigned_tree_size", "Tree size of the newest checkpoint the witness policy's quorum has cosigned; 0 before the first.")
+
 	dReady = desc("fixtap_ready", "1 while /readyz answers 200.")
 )
 
@@ -109,6 +115,21 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		for i, status := range [3]string{chain.XRefMatched, chain.XRefDiscrepancy, chain.XRefTimeout} {
 			counter(dXRefOutcomes, float64(st.XRefOutcomes[i]), status)
 		}
+	}
+	if r := c.s.cfg.Replicator; r != nil {
+		gauge(dReplDelivered, float64(r.Delivered()))
+		for _, rs := range r.Status() {
+			gauge(dReplStore, float64(rs.Delivered), rs.Name)
+			gauge(dReplLag, float64(rs.Lag), rs.Name)
+			gauge(dReplDown, b2f(rs.Down || rs.Stopped), rs.Name)
+		}
+	}
+	if w := c.s.cfg.Cosigner; w != nil {
+		var size uint64
+		if cs, err := w.Latest(); err == nil {
+			size = cs.Size
+		}
+		gauge(dCosigned, float64(size))
 	}
 	gauge(dReady, b2f(c.s.notReady(st) == ""))
 }

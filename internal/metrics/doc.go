@@ -38,6 +38,11 @@
 //	fixtap_seal_anchor_failures_total{tsa}       failure episodes of a TSA (not retries)
 //	fixtap_xref_reconciled_watermark             every log record below it is reconciled (VCP-XREF)
 //	fixtap_xref_outcomes_total{status}           VCP-XREF outcomes appended since start, by status
+//	fixtap_replica_delivered_tree_size           tree size ReplicaQuorum stores hold (with Replica1…)
+//	fixtap_replica_store_tree_size{store}        tree size one store holds
+//	fixtap_replica_store_lag_entries{store}      published tree size minus what the store holds
+//	fixtap_replica_store_down{store}             1 while the store fails or is stopped after an alarm
+//	fixtap_witness_cosigned_tree_size            newest checkpoint the witness quorum cosigned (with WitnessPolicyFile)
 //	fixtap_ready                                 1 while /readyz answers 200
 //
 // plus the Go runtime's and the process's standard collectors.

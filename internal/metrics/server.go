@@ -17,7 +17,9 @@ import (
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/clock"
+	"github.com/fixtap/fixtap/internal/replica"
 	"github.com/fixtap/fixtap/internal/tap"
+	"github.com/fixtap/fixtap/internal/witness"
 )
 
 // Config says what the endpoint reads. Any source may be nil (its metrics
@@ -30,6 +32,11 @@ type Config struct {
 	// XRef is the VCP-XREF reconciler (*xref.Reconciler), nil when the
 	// tap has no reconciliation group.
 	XRef Reconciler
+	// Replicator and Cosigner are nil unless the tap replicates
+	// (Replica1…) and has witnesses (WitnessPolicyFile); both are read at
+	// scrape time.
+	Replicator *replica.Replicator
+	Cosigner   *witness.Cosigner
 	// Now is the wall clock for ages: clock.Wall.
 	Now    func() time.Time
 	Logger *slog.Logger
