@@ -50,7 +50,6 @@ fuzz_targets=(
 	"FuzzDecodeCosignedRecord ./internal/witness"
 	"FuzzParseWindows ./internal/monitor"
 	"FuzzParseState ./internal/monitor"
-	"FuzzParseCheckpointText ./internal/monitor"
 	"FuzzParseEntryBundle ./internal/monitor"
 	"FuzzParseEvent ./internal/monitor"
 )

@@ -1,11 +1,8 @@
 package monitor
 
 import (
-	"bytes"
-	"encoding/base64"
-	"errors"
 	"fmt"
-	"strconv"
+	"github.com/fixtap/fixtap/internal/verify"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -24,37 +21,6 @@ type Checkpoint struct {
 	Note []byte
 }
 
-// parseCheckpointText parses a C2SP tlog-checkpoint body strictly:
-//
-//	<origin>\n<decimal size>\n<base64 root>\n
-//
-// (tlog-checkpoint.md "Note text": the origin, the tree size in decimal
-// without leading zeroes, the base64 root hash; fixtap writes no extension
-// lines, so none are accepted). Written independently of internal/seal:
-// the monitor does not trust the writer's parser.
-func parseCheckpointText(text string) (origin string, tree tlog.Tree, err error) {
-	lines := bytes.Split([]byte(text), []byte("\n"))
-	if len(lines) != 4 || len(lines[3]) != 0 {
-		return "", tree, errors.New("want exactly three lines (origin, size, root), no extension lines")
-	}
-	origin = string(lines[0])
-	if origin == "" {
-		return "", tree, errors.New("empty origin")
-	}
-	s := string(lines[1])
-	size, err := strconv.ParseUint(s, 10, 63)
-	if err != nil || (len(s) > 1 && s[0] == '0') || s[0] == '+' {
-		return "", tree, fmt.Errorf("tree size %q: want a canonical decimal", s)
-	}
-	r, err := base64.StdEncoding.Strict().DecodeString(string(lines[2]))
-	if err != nil || len(r) != tlog.HashSize || base64.StdEncoding.EncodeToString(r) != string(lines[2]) {
-		return "", tree, fmt.Errorf("root %q: want the padded base64 of 32 bytes", lines[2])
-	}
-	tree.N = int64(size)
-	copy(tree.Hash[:], r)
-	return origin, tree, nil
-}
-
 // openCheckpoint verifies a signed checkpoint note with the log's
 // verifier and checks its origin (C2SP tlog-checkpoint: the note carries
 // the log's Ed25519 signature; tlog-tiles "Checkpoints": a public log's
@@ -68,10 +34,11 @@ func openCheckpoint(msg []byte, log note.Verifier, origin string) (*Checkpoint, 
 	if err != nil {
 		return nil, fmt.Errorf("log signature (key %s): %w", log.Name(), err)
 	}
-	o, tree, err := parseCheckpointText(n.Text)
+	o, size, root, err := verify.ParseCheckpointText(n.Text)
 	if err != nil {
 		return nil, err
 	}
+	tree := tlog.Tree{N: int64(size), Hash: root}
 	if o != origin {
 		return nil, fmt.Errorf("origin %q, want %q", o, origin)
 	}

@@ -2,7 +2,10 @@ package verify
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"math"
 	"testing"
 )
 
@@ -39,8 +42,17 @@ func FuzzParseTlogProof(f *testing.F) {
 // accepts only what it can reproduce.
 func FuzzParseCheckpoint(f *testing.F) {
 	f.Add("fixtap/x\n12\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n")
+	f.Add("fixtap/x\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n")
+	f.Add("o\n01\nAAAA\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		parseCheckpoint(s)
+		origin, size, root, err := ParseCheckpointText(s)
+		if err != nil {
+			return
+		}
+		again := fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root[:]))
+		if again != s || size > math.MaxInt64 {
+			t.Fatalf("%q parsed as %q", s, again)
+		}
 	})
 }
 

@@ -441,7 +441,7 @@ func (v *verifier) checkCheckpoints() {
 			n, err := note.Open(b, note.VerifierList(v.cpVer))
 			if err != nil {
 				failCP("checkpoint-signature", "%s does not verify with %s: %v", e.File, v.cpVer.Name(), err)
-			} else if origin, sz, root, err := parseCheckpoint(n.Text); err != nil {
+			} else if origin, sz, root, err := ParseCheckpointText(n.Text); err != nil {
 				failCP("checkpoint", "%s: %v", e.File, err)
 			} else if origin != v.m.Origin || sz != size {
 				failCP("checkpoint", "%s is (%q, %d), manifest says (%q, %d)", e.File, origin, sz, v.m.Origin, size)
