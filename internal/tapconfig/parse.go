@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -330,22 +331,17 @@ func resolveTap(el *errList, f *File, def *section) {
 			el.add(def.line, KeyTSATrustRootsFile, "missing: TSA tokens cannot be verified without trust roots")
 		}
 	}
-	for i, v := range numbered(el, def, KeyReplica, func(v string, line int) {
-		if _, msg := parseReplica(v); msg != "" {
-			el.add(line, "", "%s", msg) // key filled in by numbered
-		}
-	}) {
+	numbered(el, def, KeyReplica, func(v string, line int) {
 		r, msg := parseReplica(v)
-		if msg != "" {
-			continue
+		if msg == "" && slices.ContainsFunc(t.Replicas, func(o Replica) bool { return o.Name == r.Name }) {
+			msg = fmt.Sprintf("replica name %q is already used by another ReplicaN", r.Name)
 		}
-		for _, o := range t.Replicas {
-			if o.Name == r.Name {
-				el.add(def.vals[fmt.Sprintf("%s%d", KeyReplica, i+1)].line, fmt.Sprintf("%s%d", KeyReplica, i+1), "replica name %q is already used by another ReplicaN", r.Name)
-			}
+		if msg != "" {
+			el.add(line, "", "%s", msg) // key filled in by numbered
+			return
 		}
 		t.Replicas = append(t.Replicas, r)
-	}
+	})
 	if v, line, ok := get(KeyReplicaQuorum); ok {
 		q, _ := strconv.Atoi(v)
 		switch {
