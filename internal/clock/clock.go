@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -91,7 +92,8 @@ type Snapshot struct {
 	// Thresholds the status was derived under.
 	Thresholds Thresholds
 
-	block chain.Clock // the event block, SnapshotAgeMs left 0
+	block     chain.Clock // the event block, SnapshotAgeMs left 0
+	takenMono int64       // Taken as monoNow counts it, for Stamp's age
 }
 
 // ClockBlock returns the Payload.Clock block of the snapshot as of its own
@@ -99,7 +101,7 @@ type Snapshot struct {
 func (s *Snapshot) ClockBlock() chain.Clock { return s.block }
 
 func newSnapshot(seq uint64, th Thresholds, m Measurement, r Result) *Snapshot {
-	s := &Snapshot{RuleVersion: RuleVersion, Seq: seq, Measurement: m, Result: r, Thresholds: th}
+	s := &Snapshot{RuleVersion: RuleVersion, Seq: seq, Measurement: m, Result: r, Thresholds: th, takenMono: monoOf(m.Taken)}
 	s.block = chain.Clock{Source: string(r.Source), MaxErrorNs: boundString(r.MaxErrorNs)}
 	return s
 }
@@ -138,6 +140,10 @@ type Notice struct {
 	// Periodic: nothing changed but PeriodicEvery has passed since the
 	// last Notice.
 	Periodic bool
+	// Stepped: CLOCK_REALTIME was set (stepped) since the previous
+	// snapshot and capture times were re-anchored; Snapshot.Wall says by
+	// how much. Reported even when the status did not change.
+	Stepped  bool
 	Prev     chain.ClockSyncStatus
 	Snapshot *Snapshot
 }
@@ -147,6 +153,12 @@ type Clock struct {
 	cfg    Config
 	cur    atomic.Pointer[Snapshot]
 	maxAge time.Duration
+	// off is CLOCK_REALTIME − monoNow, in ns: a capture time is
+	// monoNow()+off (wallclock.go). Written by wall.reanchor.
+	off   atomic.Int64
+	wall  wallAnchor
+	watch *stepWatcher  // nil: steps are found by polls only
+	wake  chan struct{} // the watcher asks the poller for a poll now
 
 	chrony *chronySource // nil if not configured
 	ptp    *ptpSource    // nil if not configured
@@ -155,6 +167,7 @@ type Clock struct {
 
 	cancel    context.CancelFunc
 	done      chan struct{}
+	watchDone chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 
@@ -182,7 +195,15 @@ func newClock(ctx context.Context, cfg Config, measure func() Measurement) (*Clo
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &Clock{cfg: cfg, maxAge: cfg.Thresholds.MaxSnapshotAge, done: make(chan struct{})}
+	c := &Clock{cfg: cfg, maxAge: cfg.Thresholds.MaxSnapshotAge, done: make(chan struct{}),
+		wake: make(chan struct{}, 1), watchDone: make(chan struct{})}
+	c.wall.reanchor("start", c.off.Store)
+	if w, err := newStepWatcher(); err == nil {
+		c.watch = w
+		c.wall.state.Detection = "timerfd"
+	} else {
+		c.wall.state.Detection = "poll" // and err is why: no timerfd here
+	}
 	if cfg.Chrony != nil {
 		c.chrony = newChronySource(*cfg.Chrony)
 	}
@@ -196,6 +217,11 @@ func newClock(ctx context.Context, cfg Config, measure func() Measurement) (*Clo
 	c.pollOnce()
 	ctx, c.cancel = context.WithCancel(ctx)
 	go c.run(ctx)
+	if c.watch != nil {
+		go c.watchSteps()
+	} else {
+		close(c.watchDone)
+	}
 	return c, nil
 }
 
@@ -208,6 +234,10 @@ func (c *Clock) Close() error {
 		c.cancel()
 		<-c.done
 		var errs []error
+		if c.watch != nil {
+			errs = append(errs, c.watch.close())
+		}
+		<-c.watchDone
 		if c.chrony != nil {
 			errs = append(errs, c.chrony.close())
 		}
@@ -219,23 +249,48 @@ func (c *Clock) Close() error {
 	return c.closeErr
 }
 
-// Now returns the current wall time in ns since the Unix epoch. On Linux
-// amd64 and arm64 time.Now is served by the vDSO, not a system call.
-func (c *Clock) Now() int64 { return time.Now().UnixNano() }
+// Now returns the current wall time in ns since the Unix epoch:
+// CLOCK_MONOTONIC (one vDSO read, no system call) plus the anchored
+// offset to CLOCK_REALTIME, which is re-measured whenever the wall clock
+// is set (wallclock.go).
+func (c *Clock) Now() int64 { return monoNow() + c.off.Load() }
 
 // Stamp returns the capture time and the latest measurement for one event.
-// It reads the time once, loads one atomic pointer and does not allocate.
+// It reads the monotonic clock once, loads two atomics and does not
+// allocate: no system call, no lock.
 func (c *Clock) Stamp() Stamp {
-	now := time.Now()
+	mono := monoNow()
 	s := c.cur.Load()
-	age := now.Sub(s.Taken) // monotonic: both readings carry it
+	age := time.Duration(mono - s.takenMono)
 	st := s.Status
 	if age > c.maxAge {
 		st = chain.Unreliable
 	}
 	b := s.block
 	b.SnapshotAgeMs = int64(age / time.Millisecond)
-	return Stamp{TimeNs: now.UnixNano(), Status: st, Clock: b, Snapshot: s}
+	return Stamp{TimeNs: mono + c.off.Load(), Status: st, Clock: b, Snapshot: s}
+}
+
+// watchSteps re-anchors capture times the moment the wall clock is set,
+// and asks the poller for a snapshot that records it. It returns when the
+// watcher is closed (Close) or fails; polls still cross-check after that.
+func (c *Clock) watchSteps() {
+	defer close(c.watchDone)
+	for {
+		if err := c.watch.wait(); err != nil {
+			if !errors.Is(err, os.ErrClosed) {
+				c.wall.mu.Lock()
+				c.wall.state.Detection = "poll" // the watcher died: say so
+				c.wall.mu.Unlock()
+			}
+			return
+		}
+		c.wall.reanchor("timerfd", c.off.Store)
+		select {
+		case c.wake <- struct{}{}:
+		default: // a poll is already asked for
+		}
+	}
 }
 
 // Snapshot returns the latest published snapshot.
@@ -250,6 +305,8 @@ func (c *Clock) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			c.pollOnce()
+		case <-c.wake:
 			c.pollOnce()
 		}
 	}
@@ -277,6 +334,9 @@ func (c *Clock) measureSources() Measurement {
 // pollOnce measures, derives, publishes and notifies.
 func (c *Clock) pollOnce() {
 	m := c.measure()
+	c.wall.reanchor("poll", c.off.Store) // the cross-check; a step re-anchors
+	w := c.wall.snapshot()
+	m.Wall = &w
 	if m.PTP != nil && m.PTP.Reachable {
 		if len(c.ptpBounds) == maxPTPBounds {
 			c.ptpBounds = append(c.ptpBounds[:0], c.ptpBounds[1:]...)
@@ -299,8 +359,9 @@ func (c *Clock) pollOnce() {
 		n.Changed = prev.Status != s.Status
 		n.Degraded = Worse(prev.Status, s.Status)
 		n.Periodic = !n.Changed && s.Taken.Sub(c.lastNotice) >= c.cfg.PeriodicEvery
+		n.Stepped = prev.Wall != nil && w.Steps != prev.Wall.Steps
 	}
-	if n.Changed || n.Periodic {
+	if n.Changed || n.Periodic || n.Stepped {
 		c.lastNotice = s.Taken
 		if c.cfg.Notify != nil {
 			c.cfg.Notify(n)

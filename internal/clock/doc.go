@@ -6,8 +6,12 @@
 // asks chronyd (over its command protocol, github.com/facebook/time
 // ntp/chrony), ptp4l (management protocol) and the kernel (read-only
 // adjtimex) how good the clock is, derives a status with Derive, and
-// publishes an immutable *Snapshot through an atomic pointer. The per-message path (Clock.Stamp) reads the time from
-// the vDSO and loads that pointer: no system call, no lock, no allocation.
+// publishes an immutable *Snapshot through an atomic pointer. The
+// per-message path (Clock.Stamp) reads CLOCK_MONOTONIC once from the vDSO,
+// adds the offset to CLOCK_REALTIME and loads that pointer: no system
+// call, no lock, no allocation. The offset is re-measured the moment the
+// wall clock is stepped (a timerfd with TFD_TIMER_CANCEL_ON_SET) and
+// cross-checked on every poll; wallclock.go says why that is exact.
 //
 // The status is measured, never configured: a source that cannot be asked
 // is reported as such and can only make the status worse (no daemon →

@@ -27,6 +27,21 @@ type Evidence struct {
 	Chrony        *ChronyEvidence    `json:"Chrony,omitempty"`
 	PTP           *PTPEvidence       `json:"PTP,omitempty"`
 	Kernel        *KernelEvidence    `json:"Kernel,omitempty"`
+	Wall          *WallEvidence      `json:"Wall,omitempty"`
+}
+
+// WallEvidence is how capture times are read (wallclock.go): CLOCK_MONOTONIC
+// plus an offset to CLOCK_REALTIME, re-anchored whenever the wall clock is
+// set, and the steps seen so far.
+type WallEvidence struct {
+	Method        string `json:"Method"`    // always "CLOCK_MONOTONIC+offset"
+	Detection     string `json:"Detection"` // "timerfd" or "poll"
+	OffsetNs      string `json:"OffsetNs"`
+	UncertaintyNs string `json:"UncertaintyNs"`
+	Steps         string `json:"Steps"`
+	LastStepNs    string `json:"LastStepNs,omitempty"`
+	LastStepAtNs  string `json:"LastStepAtNs,omitempty"`
+	LastStepBy    string `json:"LastStepBy,omitempty"`
 }
 
 // ThresholdsEvidence records the thresholds a status was derived under.
@@ -167,6 +182,17 @@ func (s *Snapshot) Evidence(prev string) Evidence {
 			Status: "0x" + strconv.FormatUint(uint64(uint32(a.Status)), 16), Unsync: a.Unsync(),
 			MaxErrorUs: i64(a.MaxErrorUs), EstErrorUs: i64(a.EstErrorUs), OffsetNs: i64(a.OffsetNs),
 		}
+	}
+	if w := s.Wall; w != nil {
+		we := &WallEvidence{
+			Method: "CLOCK_MONOTONIC+offset", Detection: w.Detection,
+			OffsetNs: i64(w.OffsetNs), UncertaintyNs: i64(w.UncertaintyNs),
+			Steps: strconv.FormatUint(w.Steps, 10),
+		}
+		if w.Steps > 0 {
+			we.LastStepNs, we.LastStepAtNs, we.LastStepBy = i64(w.LastStepNs), i64(w.LastStepAt), w.LastStepBy
+		}
+		e.Wall = we
 	}
 	return e
 }

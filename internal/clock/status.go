@@ -129,6 +129,10 @@ type Measurement struct {
 	Chrony   *ChronyData
 	PTP      *PTPData
 	Adjtimex *AdjtimexData
+	// Wall is how capture times were anchored to CLOCK_REALTIME when the
+	// snapshot was published (wallclock.go); set by the poller, nil in a
+	// measurement built by hand.
+	Wall *WallState
 }
 
 // Result is the status Derive gives a measurement.
