@@ -3,7 +3,6 @@ package verify
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -87,32 +86,32 @@ func (c *collector) add(line int, r *evResult) {
 	// Order: seqs strictly increase; a full bundle is dense from 0.
 	switch {
 	case c.last == nil && v.m.Kind == KindFull && seq != 0:
-		v.failEvent("missing", seq, r.id, "a full bundle starts at seq 0; seqs 0..%d are missing", seq-1)
+		v.failEvent("missing", seq, c.idOf(r), "a full bundle starts at seq 0; seqs 0..%d are missing", seq-1)
 	case c.last != nil && seq <= c.lastSeq:
-		v.failEvent("order", seq, r.id, "seq %d follows seq %d: events out of order or repeated", seq, c.lastSeq)
+		v.failEvent("order", seq, c.idOf(r), "seq %d follows seq %d: events out of order or repeated", seq, c.lastSeq)
 	case c.last != nil && v.m.Kind == KindFull && seq != c.lastSeq+1:
-		v.failEvent("missing", seq, r.id, "seqs %d..%d are missing before this event", c.lastSeq+1, seq-1)
+		v.failEvent("missing", seq, c.idOf(r), "seqs %d..%d are missing before this event", c.lastSeq+1, seq-1)
 	}
 	if line == 0 && seq != v.m.FirstSeq {
-		v.failEvent("missing", seq, r.id, "first event is seq %d, manifest says FirstSeq %d", seq, v.m.FirstSeq)
+		v.failEvent("missing", seq, c.idOf(r), "first event is seq %d, manifest says FirstSeq %d", seq, v.m.FirstSeq)
 	}
 	// Chain: PrevHash of seq is the EventHash of seq-1 whenever both are here.
 	if seq == 0 && r.prev != ([32]byte{}) {
-		v.failEvent("PrevHash", seq, r.id, "the genesis event's PrevHash must be 64 zeros, is %x", r.prev)
+		v.failEvent("PrevHash", seq, c.idOf(r), "the genesis event's PrevHash must be 64 zeros, is %x", r.prev)
 	}
 	if c.last != nil && c.lastSeq+1 == seq && r.prev != c.last.hash {
-		v.failEvent("PrevHash", seq, r.id, "PrevHash %x is not the EventHash %x of seq %d (EventID %s)", r.prev, c.last.hash, c.lastSeq, c.last.id)
+		v.failEvent("PrevHash", seq, c.idOf(r), "PrevHash %x is not the EventHash %x of seq %d (EventID %s)", r.prev, c.last.hash, c.lastSeq, c.idOf(c.last))
 	}
 	// Tree.
 	first := c.firstCovering(seq)
 	if first < 0 {
-		v.fail(Failure{Layer: "tree", Check: "inclusion", Seq: u64p(seq), EventID: r.id, Detail: fmt.Sprintf("no checkpoint in the bundle covers seq %d (newest %d)", seq, v.m.TreeSize)})
-	} else if cpt := v.cps[first]; cpt.ok && r.merkle != hex.EncodeToString(cpt.root[:]) {
-		v.fail(Failure{Layer: "tree", Check: "MerkleRoot", Seq: u64p(seq), EventID: r.id, Detail: fmt.Sprintf("Security.MerkleRoot %q, want the root %x of checkpoint %d, the first covering the event", r.merkle, cpt.root, cpt.size)})
+		v.fail(Failure{Layer: "tree", Check: "inclusion", Seq: u64p(seq), EventID: c.idOf(r), Detail: fmt.Sprintf("no checkpoint in the bundle covers seq %d (newest %d)", seq, v.m.TreeSize)})
+	} else if cpt := &v.cps[first]; cpt.ok && string(r.merkle) != cpt.rootHex {
+		v.fail(Failure{Layer: "tree", Check: "MerkleRoot", Seq: u64p(seq), EventID: c.idOf(r), Detail: fmt.Sprintf("Security.MerkleRoot %q, want the root %x of checkpoint %d, the first covering the event", r.merkle, cpt.root, cpt.size)})
 	}
 	if v.m.Kind == KindFull {
 		if seq == c.tree.n {
-			c.tree.add(r.hash)
+			c.tree.add(r.leaf)
 			c.checkRoots()
 		}
 	} else {
@@ -132,6 +131,18 @@ func (c *collector) add(line int, r *evResult) {
 	c.accountSession(r)
 	c.policy(r)
 	c.last, c.lastSeq = r, seq
+}
+
+// idOf is the event's EventID. A hashes-only pass reads the Header only
+// here, when a check must name the event.
+func (c *collector) idOf(r *evResult) string {
+	if r.id == "" && r.rawHdr != nil {
+		var h header
+		if extractHeader(r.rawHdr, &h) == nil {
+			r.id = h.EventID
+		}
+	}
+	return r.id
 }
 
 func seqPtr(r *evResult) *uint64 {
@@ -172,7 +183,7 @@ func (c *collector) checkInclusion(seq uint64, r *evResult) {
 	v := c.v
 	p, ok := v.proofs[seq]
 	fail := func(format string, args ...any) {
-		v.fail(Failure{Layer: "tree", Check: "inclusion", Seq: u64p(seq), EventID: r.id, Detail: fmt.Sprintf(format, args...)})
+		v.fail(Failure{Layer: "tree", Check: "inclusion", Seq: u64p(seq), EventID: c.idOf(r), Detail: fmt.Sprintf(format, args...)})
 	}
 	if !ok {
 		fail("no inclusion proof in proofs.jsonl")
@@ -188,8 +199,7 @@ func (c *collector) checkInclusion(seq uint64, r *evResult) {
 		fail("%v", err)
 		return
 	}
-	leaf := leafHash(r.hash)
-	if err := tlog.CheckRecord(hashes, int64(p.TreeSize), tlog.Hash(v.cps[i].root), int64(seq), tlog.Hash(leaf)); err != nil {
+	if err := tlog.CheckRecord(hashes, int64(p.TreeSize), tlog.Hash(v.cps[i].root), int64(seq), tlog.Hash(r.leaf)); err != nil {
 		fail("not included in checkpoint %d: %v", p.TreeSize, err)
 		return
 	}
@@ -265,7 +275,7 @@ func (c *collector) finish() {
 		if c.lastSeq > v.m.LastSeq {
 			from = v.m.LastSeq
 		}
-		v.fail(Failure{Layer: "event", Check: "missing", Seq: u64p(from), Detail: fmt.Sprintf("the last event is seq %d (EventID %s), the signed manifest says LastSeq %d: events truncated", c.lastSeq, c.last.id, v.m.LastSeq)})
+		v.fail(Failure{Layer: "event", Check: "missing", Seq: u64p(from), Detail: fmt.Sprintf("the last event is seq %d (EventID %s), the signed manifest says LastSeq %d: events truncated", c.lastSeq, c.idOf(c.last), v.m.LastSeq)})
 	}
 	if v.m.Kind == KindFull {
 		if c.tree.n != v.m.TreeSize {

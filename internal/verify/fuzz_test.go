@@ -10,13 +10,51 @@ import (
 )
 
 // FuzzParseLine: the event-line splitter and the Security parser never
-// panic, and what they accept splits back into the same bytes.
+// panic, and what they accept splits back into the same bytes; skipValue
+// and parseSecurity agree with their first, plainer versions (ref_test.go)
+// on every input: lengths, values and errors.
 func FuzzParseLine(f *testing.F) {
 	f.Add([]byte(`{"Header":{"EventID":"x"},"Payload":{"A":[1,{"b":"\""}]},"Security":{"EventHash":"00","MerkleIndex":3,"Version":"1.1"}}`))
 	f.Add([]byte(`{"Header":{},"Payload":{},"Security":{}}`))
 	f.Add([]byte(`{"Header":"x"`))
+	f.Add([]byte(`{"a\\\"b\\":["c\\\\\"d\\","\u0022",12,true]}`))
+	f.Add([]byte(`{"EventHash":"ab\u0063","KeyID":null,"MerkleIndex":+7,"Version":"\"}`))
 	f.Fuzz(func(t *testing.T, line []byte) {
+		for i := 0; i < len(line) && i < 64; i++ {
+			n, err := skipValue(line[i:])
+			nr, errr := skipValueRef(line[i:])
+			if n != nr || fmt.Sprint(err) != fmt.Sprint(errr) {
+				t.Fatalf("skipValue(%q) = %d, %v; the reference says %d, %v", line[i:], n, err, nr, errr)
+			}
+		}
+		sec, err := parseSecurity(line)
+		secr, errr := parseSecurityRef(line)
+		if fmt.Sprint(err) != fmt.Sprint(errr) || (err == nil && sec != secr) {
+			t.Fatalf("parseSecurity(%q) = %+v, %v; the reference says %+v, %v", line, sec, err, secr, errr)
+		}
+		if len(line) >= 64 {
+			h, err := parseHex32(line[:64])
+			hr, errr := parseHex32Ref(string(line[:64]))
+			if (err == nil) != (errr == nil) || (err == nil && h != hr) {
+				t.Fatalf("parseHex32(%q) = %x, %v; the reference says %x, %v", line[:64], h, err, hr, errr)
+			}
+		}
+		var view securityView
+		vh, vp, vs, verr := parseLine(line, &view)
 		h, p, s, err := splitLine(line)
+		if err == nil {
+			sec, err2 := parseSecurityRef(s)
+			if err2 != nil {
+				err = fmt.Errorf("Security: %w", err2)
+			} else if verr == nil && (sec != security{Version: string(view.Version), EventHash: string(view.EventHash), PrevHash: string(view.PrevHash),
+				HashAlgo: string(view.HashAlgo), Signature: string(view.Signature), SignAlgo: string(view.SignAlgo), KeyID: string(view.KeyID),
+				MerkleRoot: string(view.MerkleRoot), AnchorReference: string(view.AnchorReference), MerkleIndex: view.MerkleIndex, HasIndex: view.HasIndex}) {
+				t.Fatalf("parseLine(%q) parsed Security as %+v; the reference says %+v", line, view, sec)
+			}
+		}
+		if fmt.Sprint(err) != fmt.Sprint(verr) || (err == nil && !(bytes.Equal(vh, h) && bytes.Equal(vp, p) && bytes.Equal(vs, s))) {
+			t.Fatalf("parseLine(%q) = %q %q %q, %v; splitLine and parseSecurity say %q %q %q, %v", line, vh, vp, vs, verr, h, p, s, err)
+		}
 		if err != nil {
 			return
 		}

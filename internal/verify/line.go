@@ -2,9 +2,11 @@ package verify
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 )
 
@@ -13,6 +15,31 @@ import (
 // order, no whitespace. splitLine finds the three members' exact bytes
 // without decoding them, so the hashed bytes are the bytes on disk.
 func splitLine(line []byte) (header, payload, security []byte, err error) {
+	header, payload, rest, err := splitHeaderPayload(line)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rest, ok := bytes.CutPrefix(rest, []byte(`,"Security":`))
+	if !ok {
+		return nil, nil, nil, errors.New(`Payload is not followed by ,"Security":`)
+	}
+	n, err := skipValue(rest)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("Security: %w", err)
+	}
+	security, rest = rest[:n], rest[n:]
+	if string(rest) != "}" {
+		return nil, nil, nil, fmt.Errorf("%d unexpected bytes after Security", len(rest))
+	}
+	if header[0] != '{' || payload[0] != '{' || security[0] != '{' {
+		return nil, nil, nil, errors.New("Header, Payload and Security must be objects")
+	}
+	return header, payload, security, nil
+}
+
+// splitHeaderPayload is splitLine's first part: the Header and Payload
+// values, and the rest of the line after them.
+func splitHeaderPayload(line []byte) (header, payload, rest []byte, err error) {
 	rest, ok := bytes.CutPrefix(line, []byte(`{"Header":`))
 	if !ok {
 		return nil, nil, nil, errors.New(`line does not start with {"Header":`)
@@ -28,19 +55,34 @@ func splitLine(line []byte) (header, payload, security []byte, err error) {
 	if n, err = skipValue(rest); err != nil {
 		return nil, nil, nil, fmt.Errorf("Payload: %w", err)
 	}
-	payload, rest = rest[:n], rest[n:]
-	if rest, ok = bytes.CutPrefix(rest, []byte(`,"Security":`)); !ok {
-		return nil, nil, nil, errors.New(`Payload is not followed by ,"Security":`)
+	return header, rest[:n], rest[n:], nil
+}
+
+// parseLine is splitLine then parseSecurityView: the same bytes, values
+// and errors (FuzzParseLine checks), with the Security member walked once
+// instead of twice. Security is the line's last member, so it is the rest
+// of the line less the closing brace; when parseSecurityView accepts that
+// (a flat object of known members whose values skipValue delimits),
+// skipValue would have ended the member exactly there. Anything else
+// takes the two-step path, for its exact error.
+func parseLine(line []byte, s *securityView) (header, payload, security []byte, err error) {
+	header, payload, rest, err := splitHeaderPayload(line)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if n, err = skipValue(rest); err != nil {
+	if sec, ok := bytes.CutPrefix(rest, []byte(`,"Security":`)); ok && len(sec) > 0 && sec[len(sec)-1] == '}' &&
+		header[0] == '{' && payload[0] == '{' {
+		sec = sec[:len(sec)-1]
+		if parseSecurityView(sec, s) == nil {
+			return header, payload, sec, nil
+		}
+	}
+	*s = securityView{}
+	if header, payload, security, err = splitLine(line); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := parseSecurityView(security, s); err != nil {
 		return nil, nil, nil, fmt.Errorf("Security: %w", err)
-	}
-	security, rest = rest[:n], rest[n:]
-	if string(rest) != "}" {
-		return nil, nil, nil, fmt.Errorf("%d unexpected bytes after Security", len(rest))
-	}
-	if header[0] != '{' || payload[0] != '{' || security[0] != '{' {
-		return nil, nil, nil, errors.New("Header, Payload and Security must be objects")
 	}
 	return header, payload, security, nil
 }
@@ -66,23 +108,41 @@ func skipValue(b []byte) (int, error) {
 				return 0, errors.New("unbalanced brackets")
 			}
 		case '"':
-			// Find the closing quote: the next '"' not escaped by an odd
-			// run of backslashes (IndexByte is vectorised).
+			// Find the closing quote: the first '"' not escaped, where a
+			// backslash escapes the byte after it (so a quote ends the
+			// string exactly when an even run of backslashes precedes it).
+			// Eight bytes at a time (lsb, msb), inline: the strings in
+			// events are mostly short, and a call per string cost more
+			// than the scan.
 			i++
 			for {
-				q := bytes.IndexByte(b[i:], '"')
-				if q < 0 {
-					return 0, errors.New("unterminated string")
+				if i+8 <= len(b) {
+					x := binary.LittleEndian.Uint64(b[i:])
+					q, s := x^('"'*lsb), x^('\\'*lsb)
+					m := ((q-lsb)&^q | (s-lsb)&^s) & msb
+					if m == 0 {
+						i += 8
+						continue
+					}
+					i += bits.TrailingZeros64(m) >> 3
+				} else {
+					for i < len(b) && b[i] != '"' && b[i] != '\\' {
+						i++
+					}
+					if i >= len(b) {
+						return 0, errors.New("unterminated string")
+					}
 				}
-				j := i + q
-				bs := 0
-				for k := j - 1; k >= i && b[k] == '\\'; k-- {
-					bs++
-				}
-				i = j + 1
-				if bs%2 == 0 {
+				if b[i] == '"' {
 					break
 				}
+				i += 2
+			}
+			i++
+			// In an object or array a string is mostly followed by ':'
+			// or ',': take it now rather than in another turn.
+			if depth > 0 && i < len(b) && (b[i] == ':' || b[i] == ',') {
+				i++
 			}
 		case ',', ':':
 			if depth == 0 {
@@ -111,6 +171,14 @@ func skipValue(b []byte) (int, error) {
 	}
 }
 
+// For finding a byte eight at a time: (x − lsb) &^ x & msb has the top
+// bit of a byte set at the first zero byte of x (and at none before it),
+// and x XOR c·lsb is zero exactly where x holds c.
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
 // security is the Security block as exported (docs/vcp-profile.md §1, §9d).
 type security struct {
 	Version, EventHash, PrevHash, HashAlgo string
@@ -120,55 +188,108 @@ type security struct {
 	HasIndex                               bool
 }
 
+// indexQuoteOrBackslash returns the index of the first '"' or '\\' in b,
+// or -1 (as skipValue's string scan).
+func indexQuoteOrBackslash(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, s := x^('"'*lsb), x^('\\'*lsb)
+		if m := ((q-lsb)&^q | (s-lsb)&^s) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return -1
+}
+
+// securityView is the Security block with each string member as bytes:
+// aliasing the line when the value has no escape (the canonical case),
+// decoded otherwise. The verifier's hot path reads it without allocating.
+type securityView struct {
+	Version, EventHash, PrevHash, HashAlgo []byte
+	Signature, SignAlgo, KeyID             []byte
+	MerkleRoot, AnchorReference            []byte
+	MerkleIndex                            int64
+	HasIndex                               bool
+}
+
 // parseSecurity decodes a canonical Security object: a flat object whose
 // values are strings or one integer. Unknown members are an error.
 func parseSecurity(b []byte) (security, error) {
-	var s security
+	var v securityView
+	if err := parseSecurityView(b, &v); err != nil {
+		return security{}, err
+	}
+	return security{Version: string(v.Version), EventHash: string(v.EventHash), PrevHash: string(v.PrevHash), HashAlgo: string(v.HashAlgo),
+		Signature: string(v.Signature), SignAlgo: string(v.SignAlgo), KeyID: string(v.KeyID),
+		MerkleRoot: string(v.MerkleRoot), AnchorReference: string(v.AnchorReference),
+		MerkleIndex: v.MerkleIndex, HasIndex: v.HasIndex}, nil
+}
+
+// parseSecurityView is parseSecurity into s, aliasing b.
+func parseSecurityView(b []byte, s *securityView) error {
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return s, errors.New("not an object")
+		return errors.New("not an object")
 	}
 	rest := b[1 : len(b)-1]
 	for len(rest) > 0 {
 		if rest[0] != '"' {
-			return s, errors.New("want a member name")
+			return errors.New("want a member name")
 		}
 		end := bytes.IndexByte(rest[1:], '"')
 		if end < 0 {
-			return s, errors.New("unterminated member name")
+			return errors.New("unterminated member name")
 		}
-		name := string(rest[1 : 1+end])
+		name := rest[1 : 1+end]
 		rest = rest[2+end:]
 		if len(rest) == 0 || rest[0] != ':' {
-			return s, fmt.Errorf("%s: want ':'", name)
+			return fmt.Errorf("%s: want ':'", name)
 		}
 		rest = rest[1:]
-		n, err := skipValue(rest)
-		if err != nil {
-			return s, fmt.Errorf("%s: %w", name, err)
+		// A string without escapes, the canonical case, is delimited
+		// and taken in one scan; anything else is skipValue's.
+		var n int
+		var str []byte
+		if len(rest) > 0 && rest[0] == '"' {
+			if j := indexQuoteOrBackslash(rest[1:]); j >= 0 && rest[1+j] == '"' {
+				n, str = j+2, rest[1:1+j]
+			}
+		}
+		if str == nil {
+			var err error
+			if n, err = skipValue(rest); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
 		}
 		val := rest[:n]
 		rest = rest[n:]
 		if len(rest) > 0 {
 			if rest[0] != ',' {
-				return s, fmt.Errorf("%s: want ','", name)
+				return fmt.Errorf("%s: want ','", name)
 			}
 			rest = rest[1:]
 		}
-		if name == "MerkleIndex" {
+		if string(name) == "MerkleIndex" {
 			v, err := strconv.ParseInt(string(val), 10, 64)
 			if err != nil || v < 0 {
-				return s, fmt.Errorf("MerkleIndex %s: want a non-negative integer", val)
+				return fmt.Errorf("MerkleIndex %s: want a non-negative integer", val)
 			}
 			s.MerkleIndex, s.HasIndex = v, true
 			continue
 		}
-		var str string
-		if len(val) >= 2 && val[0] == '"' && bytes.IndexByte(val, '\\') < 0 {
-			str = string(val[1 : len(val)-1])
-		} else if err := json.Unmarshal(val, &str); err != nil {
-			return s, fmt.Errorf("%s: want a string", name)
+		if str == nil {
+			var dec string
+			if err := json.Unmarshal(val, &dec); err != nil {
+				return fmt.Errorf("%s: want a string", name)
+			}
+			str = []byte(dec)
 		}
-		switch name {
+		switch string(name) {
 		case "Version":
 			s.Version = str
 		case "EventHash":
@@ -188,10 +309,10 @@ func parseSecurity(b []byte) (security, error) {
 		case "AnchorReference":
 			s.AnchorReference = str
 		default:
-			return s, fmt.Errorf("unknown Security member %q", name)
+			return fmt.Errorf("unknown Security member %q", name)
 		}
 	}
-	return s, nil
+	return nil
 }
 
 // header and payload hold what the completeness and policy checks read.

@@ -15,10 +15,10 @@ type treeBuilder struct {
 	buf   [65]byte
 }
 
-func (t *treeBuilder) add(eventHash [32]byte) {
-	t.buf[0] = 0
-	copy(t.buf[1:33], eventHash[:])
-	h := sha256.Sum256(t.buf[:33])
+// add appends a leaf, given its leaf hash (leafHash, computed by the
+// workers).
+func (t *treeBuilder) add(leaf [32]byte) {
+	h := leaf
 	// Merge with as many equal-sized subtrees as the carry bits of n.
 	for k := t.n; k&1 == 1; k >>= 1 {
 		h = nodeHash(&t.buf, t.stack[len(t.stack)-1], h)

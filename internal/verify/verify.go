@@ -13,7 +13,6 @@
 package verify
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -24,6 +23,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"runtime"
@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -210,10 +211,11 @@ type verifier struct {
 }
 
 type cp struct {
-	size uint64
-	root [32]byte
-	note []byte
-	ok   bool
+	size    uint64
+	root    [32]byte
+	rootHex string // what each event's Security.MerkleRoot must say
+	note    []byte
+	ok      bool
 }
 
 // Verify checks the bundle in fsys. It returns the report, and ErrFailed
@@ -240,6 +242,9 @@ func Verify(fsys fs.FS, opts Options) (*Report, error) {
 	default:
 		v.fail(Failure{Layer: "bundle", Check: "kind", Detail: fmt.Sprintf("unknown bundle kind %q", m.Kind)})
 	}
+	if opts.HashesOnly {
+		v.opts.SkipSignatures = true // nor counted as checked
+	}
 	v.loadTrust()
 	v.checkManifestNote(mbytes)
 	v.checkFiles()
@@ -251,7 +256,6 @@ func Verify(fsys fs.FS, opts Options) (*Report, error) {
 	}
 	v.crossChecks()
 	if opts.HashesOnly {
-		v.opts.SkipSignatures = true
 		v.r.Warnings = append(v.r.Warnings, "hashes, chain links and tree only (HashesOnly): canonical form, signatures, raw bytes, completeness, policy and reconciliation were not checked")
 	} else if opts.SkipSignatures {
 		v.r.Warnings = append(v.r.Warnings, "event signatures were not checked (SkipSignatures)")
@@ -446,7 +450,7 @@ func (v *verifier) checkCheckpoints() {
 			} else if origin != v.m.Origin || sz != size {
 				failCP("checkpoint", "%s is (%q, %d), manifest says (%q, %d)", e.File, origin, sz, v.m.Origin, size)
 			} else {
-				c.root, c.ok = root, true
+				c.root, c.rootHex, c.ok = root, hex.EncodeToString(root[:]), true
 			}
 		}
 		if prev != nil && size <= prev.size {
@@ -573,15 +577,18 @@ func (v *verifier) checkAnchors() {
 	}
 }
 
-// evResult is what a worker found in one event line.
+// evResult is what a worker found in one event line. Its byte slices
+// alias the job's block (see job).
 type evResult struct {
 	err      string // a parse failure; nothing else is valid
 	seq      uint64
 	hasSeq   bool
-	id       string
+	id       string // "" in a hashes-only pass until a check names the event (collector.idOf)
 	hash     [32]byte
 	prev     [32]byte
-	merkle   string
+	leaf     [32]byte // the RFC 6962 leaf hash of hash
+	merkle   []byte   // Security.MerkleRoot
+	rawHdr   []byte   // the Header's bytes, to read the EventID from when needed
 	failures []Failure
 	hdr      header
 	pay      payload
@@ -591,15 +598,33 @@ type evResult struct {
 	keyID    string
 }
 
+// job is one block of events.jsonl read at once, the lines in it and
+// what the workers found in them. A job is recycled, block and results,
+// once the file hasher and the collector are done with it; the collector
+// keeps the job of the last event it took (collector.last) until a newer
+// event arrives, so the slices into that block stay valid.
 type job struct {
-	first int // line number of lines[0]
+	first int    // line number of lines[0]
+	buf   []byte // the block; lines alias it
+	fresh []byte // the bytes this job read from the file (the block less the carried partial line): what the file hash takes
 	lines [][]byte
 	res   []evResult
-	done  chan struct{}
+	done  chan struct{} // one-buffered: the worker is done with res
+	refs  atomic.Int32  // the hasher and the collector hold it
+}
+
+// lineScratch is a worker's reusable state.
+type lineScratch struct {
+	tr  jcs.Transformer
+	d   hash.Hash
+	sum []byte
 }
 
 // checkEvents streams events.jsonl through the workers (layer 1, per
-// event) and an in-order collector (chain links, tree, completeness).
+// event) and an in-order collector (chain links, tree, completeness),
+// while one goroutine takes the file's SHA-256 for the manifest: a
+// reader fills one-megabyte blocks and hands each to the hasher, to a
+// worker, and (in order) to the collector.
 func (v *verifier) checkEvents() error {
 	if v.m.Kind != KindFull {
 		if err := v.loadProofs(); err != nil {
@@ -613,61 +638,91 @@ func (v *verifier) checkEvents() error {
 		return nil
 	}
 	defer f.Close()
-	digest := sha256.New()
-	var size int64
-	br := bufio.NewReaderSize(io.TeeReader(f, digest), 1<<20)
 
-	work := make(chan *job, v.opts.Workers*2)
-	ordered := make(chan *job, v.opts.Workers*4)
+	// Enough jobs for every stage to have one queued and one in hand.
+	nJobs := 4*v.opts.Workers + 4
+	free := make(chan *job, nJobs)
+	for range nJobs {
+		free <- &job{done: make(chan struct{}, 1)}
+	}
+	release := func(j *job) {
+		if j.refs.Add(-1) == 0 {
+			free <- j // never blocks: free holds every job
+		}
+	}
+	work := make(chan *job, nJobs)
+	ordered := make(chan *job, nJobs)
+	hashq := make(chan *job, nJobs)
+
 	var wg sync.WaitGroup
 	for range v.opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var tr jcs.Transformer
+		wg.Go(func() {
+			sc := lineScratch{d: sha256.New(), sum: make([]byte, 0, sha256.Size)}
 			for j := range work {
 				for i, line := range j.lines {
-					v.checkLine(line, &j.res[i], &tr)
+					j.res[i] = evResult{}
+					v.checkLine(line, &j.res[i], &sc)
 				}
-				v.checkSignatures(j.res)
-				close(j.done)
+				if !v.opts.SkipSignatures {
+					v.checkSignatures(j.res)
+				}
+				j.done <- struct{}{}
 			}
-		}()
+		})
 	}
-	var readErr error
+	digest := sha256.New()
+	hashed := make(chan struct{})
 	go func() {
+		defer close(hashed)
+		for j := range hashq {
+			digest.Write(j.fresh)
+			release(j)
+		}
+	}()
+
+	var readErr error
+	var size int64
+	go func() {
+		defer close(hashq)
 		defer close(ordered)
 		defer close(work)
-		// Read in blocks; a job's lines alias its own block (no copy per
+		// Read in blocks; a job's lines alias its block (no copy per
 		// line). A line longer than a block grows the block.
 		const block = 1 << 20
 		n := 0
 		var carry []byte
-		send := func(buf []byte) {
-			j := &job{first: n, done: make(chan struct{})}
-			for len(buf) > 0 {
-				i := bytes.IndexByte(buf, '\n')
-				j.lines = append(j.lines, buf[:i])
-				buf = buf[i+1:]
+		send := func(j *job, lines []byte) {
+			j.first = n
+			j.lines = j.lines[:0]
+			for len(lines) > 0 {
+				i := bytes.IndexByte(lines, '\n')
+				j.lines = append(j.lines, lines[:i])
+				lines = lines[i+1:]
 			}
 			n += len(j.lines)
-			j.res = make([]evResult, len(j.lines))
+			if cap(j.res) < len(j.lines) {
+				j.res = make([]evResult, len(j.lines))
+			}
+			j.res = j.res[:len(j.lines)]
+			j.refs.Store(2)
+			hashq <- j
 			work <- j
 			ordered <- j
 		}
 		for {
-			buf := make([]byte, len(carry), max(block, 2*len(carry)))
+			j := <-free
+			if need := max(block, 2*len(carry)); cap(j.buf) < need {
+				j.buf = make([]byte, need)
+			}
+			buf := j.buf[:cap(j.buf)]
 			copy(buf, carry)
-			k, err := io.ReadFull(br, buf[len(carry):cap(buf)])
+			k, err := io.ReadFull(f, buf[len(carry):])
+			j.fresh = buf[len(carry) : len(carry)+k]
 			buf = buf[:len(carry)+k]
 			size += int64(k)
 			last := bytes.LastIndexByte(buf, '\n')
-			if last >= 0 {
-				send(buf[:last+1])
-				carry = buf[last+1:]
-			} else {
-				carry = buf
-			}
+			carry = append(carry[:0], buf[last+1:]...)
+			send(j, buf[:last+1])
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				break
 			}
@@ -678,17 +733,32 @@ func (v *verifier) checkEvents() error {
 		}
 		if len(carry) > 0 {
 			readErr = fmt.Errorf("line %d is not newline-terminated", n+1)
-			send(append(carry, '\n'))
+			j := <-free
+			j.buf = append(append(j.buf[:0], carry...), '\n')
+			j.fresh = nil // hashed with the block it was read into
+			send(j, j.buf)
 		}
 	}()
+
 	c := collector{v: v, epochs: map[epochKey]*epochState{}}
+	var holding *job // the job of c.last
 	for j := range ordered {
 		<-j.done
+		last := c.last
 		for i := range j.res {
 			c.add(j.first+i, &j.res[i])
 		}
+		if c.last == last { // nothing here became the last event
+			release(j)
+			continue
+		}
+		if holding != nil {
+			release(holding)
+		}
+		holding = j
 	}
 	wg.Wait()
+	<-hashed
 	if readErr != nil {
 		v.fail(Failure{Layer: "bundle", Check: "file", Detail: fmt.Sprintf("events.jsonl: %v", readErr)})
 	}
@@ -766,21 +836,24 @@ func (v *verifier) loadProofs() error {
 }
 
 // checkLine does every check of one event that needs no other event.
-func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
-	hdr, pay, sec, err := splitLine(line)
+func (v *verifier) checkLine(line []byte, r *evResult, sc *lineScratch) {
+	v.checkLineAlone(line, r, sc)
+	if r.err == "" {
+		r.leaf = leafHash(r.hash)
+	}
+}
+
+func (v *verifier) checkLineAlone(line []byte, r *evResult, sc *lineScratch) {
+	var s securityView
+	hdr, pay, sec, err := parseLine(line, &s)
 	if err != nil {
 		r.err = err.Error()
 		return
 	}
-	s, err := parseSecurity(sec)
-	if err != nil {
-		r.err = "Security: " + err.Error()
-		return
-	}
 	r.seq, r.hasSeq = uint64(s.MerkleIndex), s.HasIndex
-	r.merkle = s.MerkleRoot
+	r.merkle, r.rawHdr = s.MerkleRoot, hdr
 	if v.opts.HashesOnly {
-		v.checkHash(hdr, pay, &s, r)
+		v.checkHash(hdr, pay, &s, r, sc)
 		return
 	}
 	if err := extractHeader(hdr, &r.hdr); err != nil {
@@ -808,7 +881,7 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 		if jcs.IsCanonical(m.b) {
 			continue
 		}
-		c, err := tr.Transform(m.b) // for the evidence: what differs
+		c, err := sc.tr.Transform(m.b) // for the evidence: what differs
 		if err != nil {
 			fail("canonical", "%s is not valid JSON for RFC 8785: %v", m.name, err)
 		} else if !bytes.Equal(c, m.b) {
@@ -817,7 +890,7 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 	}
 	// EventHash = SHA-256(JCS(Header) ‖ JCS(Payload) ‖ PrevHash hex); the
 	// genesis event (seq 0) appends nothing (docs/vcp-profile.md §3).
-	if s.Version != "1.1" || s.HashAlgo != "SHA256" {
+	if string(s.Version) != "1.1" || string(s.HashAlgo) != "SHA256" {
 		fail("Security", "Version %q, HashAlgo %q: want 1.1, SHA256", s.Version, s.HashAlgo)
 	}
 	stored, err1 := parseHex32(s.EventHash)
@@ -827,31 +900,25 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 		return
 	}
 	r.hash, r.prev = stored, prev
-	d := sha256.New()
-	d.Write(hdr)
-	d.Write(pay)
-	if !(r.hasSeq && r.seq == 0) {
-		d.Write([]byte(s.PrevHash))
-	}
-	var got [32]byte
-	d.Sum(got[:0])
-	if got != stored {
+	if got := sc.eventHash(hdr, pay, s.PrevHash, r.hasSeq && r.seq == 0); got != stored {
 		fail("EventHash", "recomputed %x, stored %s", got, s.EventHash)
 	}
 	if !v.opts.SkipSignatures {
-		pub, ok := v.keys[s.KeyID]
-		sig, err := base64.StdEncoding.DecodeString(s.Signature)
+		pub, ok := v.keys[string(s.KeyID)]
+		sig := make([]byte, base64.StdEncoding.DecodedLen(len(s.Signature)))
+		n, err := base64.StdEncoding.Decode(sig, s.Signature)
+		sig = sig[:n]
 		switch {
-		case s.Signature == "":
+		case len(s.Signature) == 0:
 			fail("Signature", "the event is not signed")
 		case !ok:
 			fail("Signature", "KeyID %q is not a trusted event-signing key", s.KeyID)
-		case s.SignAlgo != "ED25519" || err != nil || len(sig) != ed25519.SignatureSize:
+		case string(s.SignAlgo) != "ED25519" || err != nil || len(sig) != ed25519.SignatureSize:
 			fail("Signature", "SignAlgo %q, Signature %q: want ED25519 and 64 base64 bytes", s.SignAlgo, s.Signature)
 		default:
 			// Checked with the rest of the chunk (batch.go).
 			r.sig, r.sigPub = &batchItem{msg: stored, sig: sig}, pub
-			r.keyID = s.KeyID
+			r.keyID = string(s.KeyID)
 		}
 	}
 	// Raw FIX bytes against FIX.RawSHA256.
@@ -881,19 +948,44 @@ func (v *verifier) checkLine(line []byte, r *evResult, tr *jcs.Transformer) {
 	}
 }
 
-func parseHex32(s string) ([32]byte, error) {
+// eventHash is SHA-256(Header ‖ Payload ‖ PrevHash), without PrevHash for
+// the genesis event (docs/vcp-profile.md §3).
+func (sc *lineScratch) eventHash(hdr, pay, prevHex []byte, genesis bool) [32]byte {
+	sc.d.Reset()
+	sc.d.Write(hdr)
+	sc.d.Write(pay)
+	if !genesis {
+		sc.d.Write(prevHex)
+	}
+	return [32]byte(sc.d.Sum(sc.sum[:0]))
+}
+
+// parseHex32 decodes 64 lowercase hex digits.
+func parseHex32(s []byte) ([32]byte, error) {
 	var h [32]byte
 	if len(s) != 64 {
 		return h, errors.New("want 64 lowercase hex digits")
 	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; 'A' <= c && c <= 'F' {
+	for i := range h {
+		hi, lo := hexVal[s[2*i]], hexVal[s[2*i+1]]
+		if hi|lo > 0xf {
 			return h, errors.New("want 64 lowercase hex digits")
 		}
+		h[i] = hi<<4 | lo
 	}
-	_, err := hex.Decode(h[:], []byte(s))
-	return h, err
+	return h, nil
 }
+
+// hexVal maps a lowercase hex digit to its value, anything else to 0xff.
+var hexVal = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range "0123456789abcdef" {
+		t[c] = byte(i)
+	}
+	return t
+}()
 
 // maxClockSkew is how far a TSA's genTime may precede the tap's capture
 // time of an event it covers before the order is called impossible: the
@@ -933,7 +1025,7 @@ func (v *verifier) checkSignatures(res []evResult) {
 
 // checkHash is the EventHash check alone (HashesOnly). The EventID is read
 // only when the hash fails, to name the event.
-func (v *verifier) checkHash(hdr, pay []byte, s *security, r *evResult) {
+func (v *verifier) checkHash(hdr, pay []byte, s *securityView, r *evResult, sc *lineScratch) {
 	stored, err1 := parseHex32(s.EventHash)
 	prev, err2 := parseHex32(s.PrevHash)
 	if err1 != nil || err2 != nil || !r.hasSeq {
@@ -941,14 +1033,7 @@ func (v *verifier) checkHash(hdr, pay []byte, s *security, r *evResult) {
 		return
 	}
 	r.hash, r.prev = stored, prev
-	d := sha256.New()
-	d.Write(hdr)
-	d.Write(pay)
-	if r.seq != 0 {
-		d.Write([]byte(s.PrevHash))
-	}
-	var got [32]byte
-	if d.Sum(got[:0]); got != stored {
+	if got := sc.eventHash(hdr, pay, s.PrevHash, r.seq == 0); got != stored {
 		extractHeader(hdr, &r.hdr)
 		r.id = r.hdr.EventID
 		r.failures = append(r.failures, Failure{Layer: "event", Check: "EventHash", Seq: u64p(r.seq), EventID: r.id,
