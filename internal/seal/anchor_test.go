@@ -44,7 +44,7 @@ var (
 	oidKPTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
 )
 
-func newTestPKI(t *testing.T, ekuCritical bool) *testPKI {
+func newTestPKI(t testing.TB, ekuCritical bool) *testPKI {
 	t.Helper()
 	rootKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -101,11 +101,20 @@ const (
 
 // respond answers a DER TimeStampReq as a TSA would (digitorus
 // CreateResponseWithOpts), misbehaving as mode says.
-func (p *testPKI) respond(t *testing.T, reqDER []byte, mode tsaMode) []byte {
+func (p *testPKI) respond(t testing.TB, reqDER []byte, mode tsaMode) []byte {
 	t.Helper()
-	req, err := timestamp.ParseRequest(reqDER)
+	resp, err := p.response(reqDER, mode)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return resp
+}
+
+// response is respond for HTTP handlers, which must not call t.Fatal.
+func (p *testPKI) response(reqDER []byte, mode tsaMode) ([]byte, error) {
+	req, err := timestamp.ParseRequest(reqDER)
+	if err != nil {
+		return nil, err
 	}
 	ts := &timestamp.Timestamp{
 		HashAlgorithm: req.HashAlgorithm, HashedMessage: req.HashedMessage,
@@ -122,17 +131,15 @@ func (p *testPKI) respond(t *testing.T, reqDER []byte, mode tsaMode) []byte {
 	}
 	resp, err := ts.CreateResponseWithOpts(p.tsa, p.tsaKey, crypto.SHA256)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if mode == tsaBadSignature {
 		// Re-sign with another key: a signature that does not verify
 		// under the certificate the token carries.
 		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if resp, err = ts.CreateResponseWithOpts(p.tsa, other, crypto.SHA256); err != nil {
-			t.Fatal(err)
-		}
+		return ts.CreateResponseWithOpts(p.tsa, other, crypto.SHA256)
 	}
-	return resp
+	return resp, nil
 }
 
 func testNote(t *testing.T) []byte {
