@@ -32,8 +32,13 @@ func TestAnchorerOutage(t *testing.T) {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
+		resp, err := p.response(body, tsaGood)
+		if err != nil { // not t.Fatal: this is the server's goroutine
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/timestamp-reply")
-		w.Write(p.respond(t, body, tsaGood))
+		w.Write(resp)
 	}))
 	defer flaky.Close()
 	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
