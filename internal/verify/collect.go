@@ -74,8 +74,10 @@ func (c *collector) add(line int, r *evResult) {
 		v.r.Signatures++
 	}
 	v.r.Events++
-	v.r.EventTypes[r.hdr.EventType]++
-	v.r.ClockStatuses[r.hdr.ClockSyncStatus]++
+	if !v.opts.HashesOnly { // which reads no Header field
+		v.r.EventTypes[r.hdr.EventType]++
+		v.r.ClockStatuses[r.hdr.ClockSyncStatus]++
+	}
 	v.times = append(v.times, r.time)
 	v.seqs = append(v.seqs, r.seq)
 	v.ids = append(v.ids, r.id)
