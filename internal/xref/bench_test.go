@@ -68,6 +68,26 @@ func heapPeak() (stop func() uint64) {
 	return func() uint64 { close(quit); <-done; return peak.Load() }
 }
 
+// cpuProfile writes a CPU profile to path (if not empty) until stop.
+func cpuProfile(b *testing.B, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func cpuTime(b *testing.B) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -82,7 +102,7 @@ func cpuTime(b *testing.B) time.Duration {
 // log) is durable: pairs/s, CPU per pair, the peak of HeapInuse above
 // what it was before New (sampled every 10 ms: garbage not yet collected
 // included) and what is left above it after a GC at the end (the state
-// held: up to MaxPending keys).
+// held: up to MaxPending keys), and the size of the last state saved.
 //
 //	go test -run '^$' -bench Reconcile -benchtime 1000000x ./internal/xref
 func BenchmarkReconcile(b *testing.B) {
@@ -105,6 +125,7 @@ func BenchmarkReconcile(b *testing.B) {
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapInuse
 	peak := heapPeak()
+	stopProfile := cpuProfile(b, os.Getenv("FIXTAP_XREF_CPUPROFILE")) // the timed part only, setup excluded
 	b.ResetTimer()
 	cpu0 := cpuTime(b)
 	start := time.Now()
@@ -120,6 +141,7 @@ func BenchmarkReconcile(b *testing.B) {
 	}
 	d := time.Since(start)
 	b.StopTimer()
+	stopProfile()
 	top := peak()
 	if m, _, _ := r.Totals(); m != uint64(b.N) {
 		b.Fatalf("%d MATCHED of %d pairs", m, b.N)
@@ -130,6 +152,10 @@ func BenchmarkReconcile(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.HeapInuse-min(ms.HeapInuse, base))/(1<<20), "live-heap-MB")
+	if v, closer, err := l.DB().Get(keyState); err == nil {
+		b.ReportMetric(float64(len(v))/(1<<20), "state-MB")
+		closer.Close()
+	}
 	if p := os.Getenv("FIXTAP_XREF_HEAPPROFILE"); p != "" { // what the live heap is
 		f, err := os.Create(p)
 		if err != nil {

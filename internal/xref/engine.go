@@ -1,6 +1,7 @@
 package xref
 
 import (
+	"encoding/hex"
 	"strconv"
 
 	"github.com/fixtap/fixtap/internal/chain"
@@ -40,19 +41,22 @@ var compared = [...]struct {
 const nCompared = len(compared)
 
 // event is what the engine keeps of one input event.
-// Once both sides are paired only EventID and EventHash are kept (what a
-// later duplicate names), the rest zero: that is most of the entries held.
+// Once both sides are paired only EventID and Hash are kept (what a later
+// duplicate names), the rest zero: that is most of the entries held.
 type event struct {
-	EventID   string            `json:"EventID"`
-	EventHash string            `json:"EventHash"`
-	TimeNs    int64             `json:"TimeNs,omitzero"`
-	Session   string            `json:"Session,omitempty"`
-	TraceID   string            `json:"TraceID,omitempty"`
-	OrderID   string            `json:"OrderID,omitempty"`
-	KeyField  string            `json:"KeyField,omitempty"`
-	PossDup   bool              `json:"PossDup,omitempty"`
-	Fields    [nCompared]string `json:"Fields,omitzero"`
+	EventID  string
+	Hash     chain.Hash // the record's EventHash (hex only in outcomes)
+	TimeNs   int64
+	Session  string
+	TraceID  string
+	OrderID  string
+	KeyField string
+	PossDup  bool
+	Fields   [nCompared]string
 }
+
+// trimmed reports whether ev holds only what a paired entry keeps.
+func (ev *event) trimmed() bool { return *ev == event{EventID: ev.EventID, Hash: ev.Hash} }
 
 // input is one log record as the engine sees it.
 type input struct {
@@ -62,19 +66,26 @@ type input struct {
 	skip   bool // an XREF event (or unparseable time): does not move logTime
 	group  int  // -1: not reconciled
 	side   int
-	key    string // "E" or "O" + value
+	kind   byte // keyExec or keyOrder
 	keyVal string
 	ev     event
 }
 
+// Kinds of match key: an ExecutionReport's (ExecKeys) or an order copy's
+// (OrderKeys). The same value under both is two keys.
+const (
+	keyExec  = 'E'
+	keyOrder = 'O'
+)
+
 // entry is one shared key's state.
 type entry struct {
-	Key      string    `json:"Key"`
-	KeyValue string    `json:"KeyValue"`
-	T0       int64     `json:"T0"`
-	Ev       [2]*event `json:"Ev"`
-	TimedOut bool      `json:"TimedOut,omitempty"`
-	dead     bool      // removed from the table; still in a queue
+	Kind     byte // keyExec or keyOrder
+	KeyValue string
+	T0       int64
+	Ev       [2]*event
+	TimedOut bool
+	dead     bool // removed from the table; still in a queue
 }
 
 func (e *entry) pending() bool { return !e.dead && !e.TimedOut && (e.Ev[0] == nil || e.Ev[1] == nil) }
@@ -109,26 +120,50 @@ func (q *queue) pop() { q.q[q.head] = nil; q.head++ }
 
 type groupState struct {
 	g        *Group
-	deadline int64 // ns
-	all      queue // every live entry: retention
-	pend     queue // entries still waiting for the other side: deadline
+	deadline int64                // ns
+	keys     [2]map[string]*entry // the live entries by kind (keyExec, keyOrder), then key value
+	all      queue                // every live entry: retention
+	pend     queue                // entries still waiting for the other side: deadline
+}
+
+// table returns the group's live entries of one kind of key.
+func (gs *groupState) table(kind byte) map[string]*entry {
+	if kind == keyExec {
+		return gs.keys[0]
+	}
+	return gs.keys[1]
 }
 
 // engine holds the pending-match state.
 type engine struct {
 	groups     []groupState
-	table      map[string]*entry // group index + "\x00" + key
 	live       int
 	maxPending int
 	logTime    int64
 }
 
 func newEngine(groups []Group, maxPending int) *engine {
-	en := &engine{table: map[string]*entry{}, maxPending: maxPending}
+	en := &engine{maxPending: maxPending}
 	for i := range groups {
-		en.groups = append(en.groups, groupState{g: &groups[i], deadline: groups[i].Deadline.Nanoseconds()})
+		en.groups = append(en.groups, groupState{g: &groups[i], deadline: groups[i].Deadline.Nanoseconds(),
+			keys: [2]map[string]*entry{{}, {}}})
 	}
 	return en
+}
+
+// state returns what the engine holds, to be saved as the state at record
+// seq (the entries alias the engine's).
+func (en *engine) state(fingerprint string, seq uint64) *savedState {
+	st := &savedState{Config: fingerprint, Seq: seq, LogTime: en.logTime, Groups: make([][]*entry, len(en.groups))}
+	for gi := range en.groups {
+		q := &en.groups[gi].all
+		for _, e := range q.q[q.head:] {
+			if e != nil && !e.dead {
+				st.Groups[gi] = append(st.Groups[gi], e)
+			}
+		}
+	}
+	return st
 }
 
 // emitFunc receives one outcome; group is the group's index.
@@ -149,16 +184,16 @@ func (en *engine) step(in *input, emit emitFunc) {
 		return
 	}
 	gs := &en.groups[in.group]
-	tk := strconv.Itoa(in.group) + "\x00" + in.key
-	e := en.table[tk]
+	table := gs.table(in.kind)
+	e := table[in.keyVal]
 	if e == nil {
 		if en.live >= en.maxPending {
 			en.evict(in.group, emit)
 		}
 		ev := in.ev
-		e = &entry{Key: tk, KeyValue: in.keyVal, T0: in.timeNs}
+		e = &entry{Kind: in.kind, KeyValue: in.keyVal, T0: in.timeNs}
 		e.Ev[in.side] = &ev
-		en.table[tk] = e
+		table[in.keyVal] = e
 		en.live++
 		gs.all.push(e)
 		gs.pend.push(e)
@@ -194,7 +229,7 @@ func (en *engine) expire(gi int, emit emitFunc) {
 		if e.pending() { // opened out of time order: its deadline passed too
 			en.timeout(gi, e, "deadline", emit)
 		}
-		en.remove(e)
+		en.remove(gi, e)
 	}
 }
 
@@ -220,13 +255,13 @@ func (en *engine) evict(gi int, emit emitFunc) {
 	if e.pending() {
 		en.timeout(gi, e, "evicted", emit)
 	}
-	en.remove(e)
+	en.remove(gi, e)
 }
 
-func (en *engine) remove(e *entry) {
+func (en *engine) remove(gi int, e *entry) {
 	if !e.dead {
 		e.dead = true
-		delete(en.table, e.Key)
+		delete(en.groups[gi].table(e.Kind), e.KeyValue)
 		en.live--
 	}
 }
@@ -254,9 +289,9 @@ func (en *engine) base(gi int, e *entry, status string) *chain.XRef {
 			x.SharedEventKey.AlternateKeys = append(x.SharedEventKey.AlternateKeys, k)
 		}
 		if side == local {
-			x.LocalEventID, x.LocalEventHash = ev.EventID, ev.EventHash
+			x.LocalEventID, x.LocalEventHash = ev.EventID, hex.EncodeToString(ev.Hash[:])
 		} else {
-			x.CounterpartyEventID, x.CounterpartyEventHash = ev.EventID, ev.EventHash
+			x.CounterpartyEventID, x.CounterpartyEventHash = ev.EventID, hex.EncodeToString(ev.Hash[:])
 			x.CounterpartyID = ev.Session
 		}
 	}
@@ -305,7 +340,7 @@ func (en *engine) pair(gi int, e *entry, emit emitFunc) {
 	// Kept for duplicate detection only: a duplicate's outcome names the
 	// event it repeats and nothing else of it.
 	for side, ev := range e.Ev {
-		e.Ev[side] = &event{EventID: ev.EventID, EventHash: ev.EventHash}
+		e.Ev[side] = &event{EventID: ev.EventID, Hash: ev.Hash}
 	}
 }
 
@@ -321,7 +356,7 @@ func (en *engine) duplicate(gi int, e *entry, in *input, emit emitFunc) {
 	view.Ev = [2]*event{}
 	view.Ev[in.side] = &dup
 	x := en.base(gi, &view, chain.XRefDiscrepancy)
-	x.RepeatsEventID, x.RepeatsEventHash = orig.EventID, orig.EventHash
+	x.RepeatsEventID, x.RepeatsEventHash = orig.EventID, hex.EncodeToString(orig.Hash[:])
 	d := chain.Discrepancy{Field: "PossDupFlag", Severity: chain.SeverityWarning}
 	v := "N"
 	if dup.PossDup {

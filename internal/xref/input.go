@@ -2,9 +2,12 @@ package xref
 
 import (
 	"bytes"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"strconv"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fixtap/fixtap/internal/chain"
 )
@@ -104,24 +107,70 @@ func (r *reader) read(rec *chain.Record, in *input) error {
 	}
 	g := &r.groups[m.group]
 	var keys []string
-	var kind string
+	var kind byte
 	switch p.FIX.MsgType {
 	case "8":
-		keys, kind = g.ExecKeys, "E"
+		keys, kind = g.ExecKeys, keyExec
 	case "D", "F", "G":
-		keys, kind = g.OrderKeys, "O"
+		keys, kind = g.OrderKeys, keyOrder
 	default:
 		return nil
 	}
 	t := p.Trade
 	for _, k := range keys {
 		if v := keyFields[k](t); v != "" {
-			in.group, in.side, in.key, in.keyVal = m.group, m.side, kind+v, v
-			in.ev = event{EventID: h.EventID, EventHash: hex.EncodeToString(rec.Hash[:]), TimeNs: ns,
+			in.group, in.side, in.kind, in.keyVal = m.group, m.side, kind, v
+			in.ev = event{EventID: h.EventID, Hash: rec.Hash, TimeNs: ns,
 				Session: p.FIX.SessionID, TraceID: h.TraceID, OrderID: t.OrderID, KeyField: k, PossDup: p.FIX.PossDupFlag,
 				Fields: [nCompared]string{t.Side, h.Symbol, t.Quantity, t.Price, t.ExecutedQty, t.ExecutionPrice}}
 			return nil
 		}
+	}
+	return nil
+}
+
+// scanLog calls fn with every event record in [from, to), to at most the
+// log's durable size, in seq order; a missing seq is an error, never
+// skipped. The records are read straight from Pebble, as internal/index
+// reads them: no copy (chain.Log.Range clones each record, ~1.5 KB) and no
+// signature, which the reconciler does not use. rec and its slices are
+// valid only during fn: read copies what the engine keeps.
+func scanLog(db *pebble.DB, from, to uint64, fn func(rec *chain.Record) error) error {
+	if from >= to {
+		return nil
+	}
+	it, err := db.NewIter(&pebble.IterOptions{
+		LowerBound: binary.BigEndian.AppendUint64([]byte{chain.PrefixEvent}, from),
+		UpperBound: binary.BigEndian.AppendUint64([]byte{chain.PrefixEvent}, to),
+	})
+	if err != nil {
+		return fmt.Errorf("xref: iterate log: %w", err)
+	}
+	defer it.Close()
+	expect := from
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != 9 || binary.BigEndian.Uint64(k[1:]) != expect {
+			return &chain.MissingRecordError{Seq: expect, Head: to}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("xref: read record %d: %w", expect, err)
+		}
+		rec, err := chain.DecodeRecord(expect, v)
+		if err != nil {
+			return err
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+		expect++
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("xref: iterate log: %w", err)
+	}
+	if expect != to {
+		return &chain.MissingRecordError{Seq: expect, Head: to}
 	}
 	return nil
 }

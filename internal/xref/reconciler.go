@@ -33,23 +33,11 @@ import (
 // Keys (chain.PrefixXRef):
 //
 //	'r' "w"      watermark: seq(8) n(4), written with each outcome
-//	'r' "state"  the engine's saved state (JSON, stateFormat)
+//	'r' "state"  the engine's saved state (state.go)
 var (
 	keyWatermark = []byte{chain.PrefixXRef, 'w'}
 	keyState     = []byte{chain.PrefixXRef, 's', 't', 'a', 't', 'e'}
 )
-
-const stateFormat = "fixtap-xref-state/1"
-
-// savedState is the engine's state at record Seq (every record below it
-// processed, every outcome of them durable).
-type savedState struct {
-	Format  string     `json:"Format"`
-	Config  string     `json:"Config"` // fingerprint of the groups
-	Seq     uint64     `json:"Seq"`
-	LogTime int64      `json:"LogTime"`
-	Groups  [][]*entry `json:"Groups"` // live entries per group, in creation order
-}
 
 // Reconciler runs the engine behind the log. Lifecycle: New starts its
 // goroutine; Shutdown catches up, stops it (saving its state) and must
@@ -79,6 +67,8 @@ type Reconciler struct {
 	curN      uint32 // outcomes of cur so far
 	appendErr error
 	broken    bool // the state is not whole: do not save it
+
+	stateBuf []byte // save's encoding, reused
 
 	processed atomic.Uint64
 	outcomes  [3]atomic.Uint64 // MATCHED, DISCREPANCY, TIMEOUT appended
@@ -172,14 +162,14 @@ func (r *Reconciler) readState() (*savedState, error) {
 		return nil, fmt.Errorf("xref: read state: %w", err)
 	}
 	defer closer.Close()
-	var st savedState
-	if err := json.Unmarshal(v, &st); err != nil || st.Format != stateFormat || len(st.Groups) > len(r.cfg.Groups) {
-		return nil, fmt.Errorf("xref: saved state is not %s: %v", stateFormat, err)
+	st, err := decodeState(v, len(r.cfg.Groups))
+	if err != nil {
+		return nil, fmt.Errorf("xref: read state: %w", err)
 	}
 	if st.Seq > r.l.Durable() {
 		return nil, fmt.Errorf("xref: saved state at record %d is beyond the log (%d records)", st.Seq, r.l.Durable())
 	}
-	return &st, nil
+	return st, nil
 }
 
 func (r *Reconciler) restore(st *savedState) {
@@ -188,7 +178,7 @@ func (r *Reconciler) restore(st *savedState) {
 	for gi, es := range st.Groups {
 		gs := &r.en.groups[gi]
 		for _, e := range es {
-			r.en.table[e.Key] = e
+			gs.table(e.Kind)[e.KeyValue] = e
 			r.en.live++
 			gs.all.push(e)
 			if e.pending() {
@@ -203,20 +193,8 @@ func (r *Reconciler) save(ctx context.Context) error {
 	if err := r.l.Sync(ctx); err != nil {
 		return err
 	}
-	st := savedState{Format: stateFormat, Config: r.fp, Seq: r.next, LogTime: r.en.logTime, Groups: make([][]*entry, len(r.en.groups))}
-	for gi := range r.en.groups {
-		q := &r.en.groups[gi].all
-		for _, e := range q.q[q.head:] {
-			if e != nil && !e.dead {
-				st.Groups[gi] = append(st.Groups[gi], e)
-			}
-		}
-	}
-	b, err := json.Marshal(&st)
-	if err != nil {
-		return fmt.Errorf("xref: save state: %w", err)
-	}
-	if err := r.l.DB().Set(keyState, b, pebble.Sync); err != nil {
+	r.stateBuf = encodeState(r.stateBuf[:0], r.en.state(r.fp, r.next))
+	if err := r.l.DB().Set(keyState, r.stateBuf, pebble.Sync); err != nil {
 		return fmt.Errorf("xref: save state: %w", err)
 	}
 	return nil
@@ -284,7 +262,7 @@ func (r *Reconciler) run(ctx context.Context) {
 		}
 		end := min(d, r.next+uint64(r.cfg.MaxRound))
 		start := r.next
-		err := r.l.Range(r.next, end, func(rec *chain.Record) error {
+		err := scanLog(r.l.DB(), r.next, end, func(rec *chain.Record) error {
 			if ctx.Err() != nil {
 				return errStop // between records: the state is whole at r.next
 			}

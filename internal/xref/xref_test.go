@@ -50,16 +50,23 @@ func checkScenario(t *testing.T, got []outcome, firm, venue []tapEvent, f xrefte
 
 // TestRestart: the reconciler stopped hard (no state saved) or cleanly at
 // several points, over a log that grows meanwhile, writes the same
-// outcomes as an uninterrupted run, none twice.
+// outcomes as an uninterrupted run, none twice — also when each restart
+// finds its saved state in format 1 (JSON), as an earlier version wrote it.
 func TestRestart(t *testing.T) {
 	// Saves every 500 records, or never but at Shutdown: the first hard
 	// stop then comes before any periodic save.
 	for _, every := range []int{500, 1 << 20} {
-		t.Run(strconv.Itoa(every), func(t *testing.T) { testRestart(t, every) })
+		for _, v1 := range []bool{false, true} {
+			name := strconv.Itoa(every)
+			if v1 {
+				name += "/format1"
+			}
+			t.Run(name, func(t *testing.T) { testRestart(t, every, v1) })
+		}
 	}
 }
 
-func testRestart(t *testing.T, snapshotEvery int) {
+func testRestart(t *testing.T, snapshotEvery int, asV1 bool) {
 	firm, venue, f, end := scenario(t, scenarioSize)
 	all := append(merge(firm, venue), end)
 	l := openLog(t, t.TempDir())
@@ -69,6 +76,9 @@ func testRestart(t *testing.T, snapshotEvery int) {
 	for i, cut := range cuts {
 		appendAll(t, l, all[from:cut])
 		from = cut
+		if asV1 && i > 0 {
+			rewriteStateV1(t, l)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cfg := testConfig()
 		cfg.SnapshotEvery = snapshotEvery
@@ -91,8 +101,9 @@ func testRestart(t *testing.T, snapshotEvery int) {
 
 // TestShutdownCatchesUp: Shutdown reconciles what the log holds before
 // it stops (serve calls it after the sessions stop and before the final
-// checkpoint); with its ctx already ended it stops at once, saves its
-// state, and the next start finishes the job — no outcome lost or twice.
+// checkpoint, with 5 s); with its ctx
+// already ended it stops at once, saves its state, and the next start
+// finishes the job — no outcome lost or twice.
 func TestShutdownCatchesUp(t *testing.T) {
 	firm, venue, f, end := scenario(t, scenarioSize)
 	all := append(merge(firm, venue), end)
