@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,11 @@ const lagPairs = 50
 
 // pairStream calls emit with the 2×n events of n pairs in log order.
 func pairStream(t testing.TB, n int, emit func(*chain.Entry)) {
+	pairEvents(n, func(te tapEvent) { emit(te.entry(t)) })
+}
+
+// pairEvents is pairStream's events as the tap receives them (FIX bytes).
+func pairEvents(n int, emit func(tapEvent)) {
 	g := loadgen.NewGenerator(1)
 	var venue []tapEvent
 	for k := range n {
@@ -34,15 +40,15 @@ func pairStream(t testing.TB, n int, emit func(*chain.Entry)) {
 			msgType = "D"
 		}
 		ts := base + int64(k)*int64(time.Millisecond)
-		emit(tapEvent{firmSession, ts, frame("OMS", k+1, false, msgType, body)}.entry(t))
+		emit(tapEvent{firmSession, ts, frame("OMS", k+1, false, msgType, body)})
 		venue = append(venue, tapEvent{venueSession, ts + 200*int64(time.Microsecond), frame("VENUE", k+1, false, msgType, body)})
 		if len(venue) > lagPairs {
-			emit(venue[0].entry(t))
+			emit(venue[0])
 			venue = venue[1:]
 		}
 	}
 	for _, v := range venue {
-		emit(v.entry(t))
+		emit(v)
 	}
 }
 
@@ -102,7 +108,9 @@ func cpuTime(b *testing.B) time.Duration {
 // log) is durable: pairs/s, CPU per pair, the peak of HeapInuse above
 // what it was before New (sampled every 10 ms: garbage not yet collected
 // included) and what is left above it after a GC at the end (the state
-// held: up to MaxPending keys), and the size of the last state saved.
+// held: up to MaxPending keys), and the size of the last state saved. It
+// runs without the busy cap (MaxBusy 100): what it measures is the
+// Reconciler's capacity.
 //
 //	go test -run '^$' -bench Reconcile -benchtime 1000000x ./internal/xref
 func BenchmarkReconcile(b *testing.B) {
@@ -120,6 +128,7 @@ func BenchmarkReconcile(b *testing.B) {
 	size := l.Durable()
 	cfg := testConfig()
 	cfg.MaxRound, cfg.SnapshotEvery, cfg.Interval = DefaultConfig().MaxRound, DefaultConfig().SnapshotEvery, DefaultConfig().Interval
+	cfg.MaxBusy = 100
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -173,69 +182,130 @@ func BenchmarkReconcile(b *testing.B) {
 // pairs; 64 appenders queueing without waiting, as the tap does; fsync
 // per group), unsigned, measured until the last event is durable, without
 // and with the Reconciler running behind it (appending one outcome per
-// pair to the same log). With it, reconciled-pairs/s is the rate at which
-// it kept up: the time until every pair's outcome was durable.
+// pair to the same log) at MaxBusy 100 (no cap), 50 (the default) and 25.
+//
+// prebuilt appends entries built beforehand: the committer is the
+// bottleneck, its queue is full, and the Reconciler's outcomes wait in it
+// behind the appenders'. mapped has the appenders map each event from its
+// FIX bytes first (internal/fixmap, as the tap's sessions do): ingest is
+// then bound by the processor, not by the queue, and the Reconciler's
+// rounds compete with it for the two cores — what MaxBusy is for.
+//
+// events/s and ingest-cpu-µs/event are until the last event is durable;
+// with the Reconciler, lag-records is how far behind it was then,
+// catch-up-s how long it took from then until every pair's outcome was
+// durable, reconciled-pairs/s the rate over the whole run, and
+// cpu-µs/event the whole process's CPU until then (including more of
+// Pebble's background compactions the longer that takes).
 //
 //	go test -run '^$' -bench Ingest -benchtime 200000x ./internal/xref
+//
+// On shared cores, compare the variants in alternation (each its own
+// process, several rounds) and take medians, as the package doc shows.
 func BenchmarkIngest(b *testing.B) {
-	for _, reconcile := range []bool{false, true} {
-		name := "no-reconciler"
-		if reconcile {
-			name = "reconciler"
+	for _, mapped := range []bool{false, true} {
+		mode := "prebuilt"
+		if mapped {
+			mode = "mapped"
 		}
-		b.Run(name, func(b *testing.B) {
-			n := max(b.N/2, 1)
-			es := make([]*chain.Entry, 0, 2*n)
-			pairStream(b, n, func(e *chain.Entry) { es = append(es, e) })
-			l := openLog(b, b.TempDir())
-			defer l.Close()
-			ctx := context.Background()
-			var r *Reconciler
-			if reconcile {
-				cfg := testConfig()
-				cfg.MaxRound, cfg.SnapshotEvery, cfg.Interval = DefaultConfig().MaxRound, DefaultConfig().SnapshotEvery, DefaultConfig().Interval
-				var err error
-				if r, err = New(ctx, l, cfg); err != nil {
-					b.Fatal(err)
-				}
-				defer r.Shutdown(ctx)
+		for _, busy := range []int{0, 100, 50, 25} {
+			name := mode + "/no-reconciler"
+			if busy > 0 {
+				name = mode + "/reconciler-maxbusy=" + strconv.Itoa(busy)
 			}
-			var next atomic.Int64
-			b.ResetTimer()
-			cpu0 := cpuTime(b)
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range 64 {
-				wg.Go(func() {
-					for {
-						i := next.Add(1) - 1
-						if i >= int64(len(es)) {
-							return
-						}
-						if err := l.Append(ctx, es[i]); err != nil {
-							b.Error(err)
-							return
-						}
+			b.Run(name, func(b *testing.B) { benchIngest(b, mapped, busy) })
+		}
+	}
+}
+
+// mappers is the number of appenders of BenchmarkIngest/mapped: sessions
+// of a tap each read, map and append their own messages, and a drop-copy
+// tap has a few.
+const mappers = 4
+
+// benchIngest is one BenchmarkIngest: maxBusy 0 runs no Reconciler.
+func benchIngest(b *testing.B, mapped bool, maxBusy int) {
+	n := max(b.N/2, 1)
+	var tes []tapEvent
+	var es []*chain.Entry
+	pairEvents(n, func(te tapEvent) {
+		if mapped {
+			tes = append(tes, te)
+		} else {
+			es = append(es, te.entry(b))
+		}
+	})
+	total := 2 * n
+	l := openLog(b, b.TempDir())
+	defer l.Close()
+	ctx := context.Background()
+	var r *Reconciler
+	if maxBusy > 0 {
+		cfg := testConfig()
+		cfg.MaxRound, cfg.SnapshotEvery, cfg.Interval = DefaultConfig().MaxRound, DefaultConfig().SnapshotEvery, DefaultConfig().Interval
+		cfg.MaxBusy = maxBusy
+		var err error
+		if r, err = New(ctx, l, cfg); err != nil {
+			b.Fatal(err)
+		}
+		defer r.Shutdown(ctx)
+	}
+	var next atomic.Int64
+	runtime.GC()
+	stopProfile := cpuProfile(b, os.Getenv("FIXTAP_XREF_CPUPROFILE")) // until the last event is durable
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	start := time.Now()
+	var wg sync.WaitGroup
+	appenders := 64
+	if mapped {
+		appenders = mappers
+	}
+	for range appenders {
+		wg.Go(func() {
+			ids := chain.NewIDGen()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(total) {
+					return
+				}
+				var e *chain.Entry
+				if mapped {
+					var err error
+					if e, err = tes[i].build(ids); err != nil {
+						b.Error(err)
+						return
 					}
-				})
-			}
-			wg.Wait()
-			if err := l.WaitDurable(ctx, uint64(len(es))); err != nil {
-				b.Fatal(err)
-			}
-			d := time.Since(start)
-			b.ReportMetric(float64(len(es))/d.Seconds(), "events/s")
-			if r != nil {
-				for m, _, _ := r.Totals(); m < uint64(n); m, _, _ = r.Totals() {
-					time.Sleep(100 * time.Microsecond)
+				} else {
+					e = es[i]
 				}
-				if err := l.Sync(ctx); err != nil {
-					b.Fatal(err)
+				if err := l.Append(ctx, e); err != nil {
+					b.Error(err)
+					return
 				}
-				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "reconciled-pairs/s")
 			}
-			b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(len(es)), "cpu-µs/event")
-			b.StopTimer()
 		})
 	}
+	wg.Wait()
+	if err := l.WaitDurable(ctx, uint64(total)); err != nil {
+		b.Fatal(err)
+	}
+	d := time.Since(start)
+	stopProfile()
+	b.ReportMetric(float64(total)/d.Seconds(), "events/s")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(total), "ingest-cpu-µs/event")
+	if r != nil {
+		b.ReportMetric(float64(l.Durable()-min(l.Durable(), r.Watermark())), "lag-records")
+		for m, _, _ := r.Totals(); m < uint64(n); m, _, _ = r.Totals() {
+			time.Sleep(time.Millisecond)
+		}
+		if err := l.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+		all := time.Since(start)
+		b.ReportMetric((all - d).Seconds(), "catch-up-s")
+		b.ReportMetric(float64(n)/all.Seconds(), "reconciled-pairs/s")
+	}
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Microseconds())/float64(total), "cpu-µs/event")
+	b.StopTimer()
 }

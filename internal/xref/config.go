@@ -1,10 +1,3 @@
-// Package xref reconciles the firm's copy of its executions against the
-// counterparty's drop copy (VCP v1.1 §5.6, VCP-XREF "dual logging";
-// docs/vcp-profile.md §9 (l)). It runs behind the log's durable watermark,
-// never on the ingest path: it reads the events the tap recorded from the
-// sessions of each reconciliation group, pairs them by the group's match
-// keys and appends one AUD event per outcome — MATCHED, DISCREPANCY (with
-// the fields that differ) or TIMEOUT (the other side never came).
 package xref
 
 import (
@@ -49,6 +42,14 @@ type Config struct {
 	// SnapshotEvery: the state is saved after this many records read
 	// (and at Shutdown); a restart replays the log from the newest save.
 	SnapshotEvery int
+	// MaxBusy is the share of one core, in percent, the Reconciler's rounds
+	// may take: after a round (records read, outcomes queued, state saved)
+	// that took d of wall time it rests d×(100−MaxBusy)/MaxBusy, so that on
+	// a saturated machine ingest keeps the processor and the Reconciler
+	// lags, catching up when ingest slows. Shutdown's catch-up does not
+	// rest. 100 means no rest. (The outcomes' commits, by the log's
+	// committer, are not in d.)
+	MaxBusy int
 	// Interval is the rest once caught up, so a round carries many events.
 	Interval time.Duration
 	Clock    Clock
@@ -58,9 +59,10 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults: 65536 keys, rounds of 4096 records,
-// a state save every 65536 records, 100 ms rests.
+// a state save every 65536 records, rounds at most half the time (MaxBusy
+// 50), 100 ms rests once caught up.
 func DefaultConfig() Config {
-	return Config{MaxPending: 1 << 16, MaxRound: 4096, SnapshotEvery: 1 << 16, Interval: 100 * time.Millisecond}
+	return Config{MaxPending: 1 << 16, MaxRound: 4096, SnapshotEvery: 1 << 16, MaxBusy: 50, Interval: 100 * time.Millisecond}
 }
 
 // ErrInvalidConfig is wrapped by every error of Config.Validate.
@@ -77,6 +79,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxRound < 1 || c.MaxRound > 1<<20 {
 		bad("MaxRound %d, want 1..%d", c.MaxRound, 1<<20)
+	}
+	if c.MaxBusy < 1 || c.MaxBusy > 100 {
+		bad("MaxBusy %d%%, want 1..100", c.MaxBusy)
 	}
 	if c.SnapshotEvery < 1 {
 		bad("SnapshotEvery %d, want ≥ 1", c.SnapshotEvery)
@@ -132,5 +137,5 @@ func (c Config) LogValue() slog.Value {
 			g.Name, g.LocalRole, g.Local, g.Counterparty, g.ExecKeys, g.OrderKeys, g.ToleranceMs, g.Deadline)
 	}
 	return slog.GroupValue(slog.Any("groups", gs), slog.Int("max_pending", c.MaxPending),
-		slog.Int("max_round", c.MaxRound), slog.Int("snapshot_every", c.SnapshotEvery), slog.Duration("interval", c.Interval))
+		slog.Int("max_round", c.MaxRound), slog.Int("snapshot_every", c.SnapshotEvery), slog.Int("max_busy_percent", c.MaxBusy), slog.Duration("interval", c.Interval))
 }

@@ -85,23 +85,33 @@ var entryIDs = chain.NewIDGen()
 
 func (te tapEvent) entry(t testing.TB) *chain.Entry {
 	t.Helper()
+	e, err := te.build(entryIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// build maps the event as the tap would; ids is used by one goroutine
+// at a time.
+func (te tapEvent) build(ids *chain.IDGen) (*chain.Entry, error) {
 	mc := fixmap.Config{PseudonymizeAccounts: false}
 	m, err := mc.MapBytes(te.raw, te.session, fixmap.ParseOptions{})
 	if err != nil || m.Type == chain.ERR {
-		t.Fatalf("map %q: %v %+v", te.raw, err, m.Payload.ErrorDetails)
+		return nil, fmt.Errorf("map %q: %v %+v", te.raw, err, m.Payload.ErrorDetails)
 	}
 	code, _ := m.Type.Code()
 	trace := ""
 	if m.Keys.OrderID != "" {
 		trace = "trace-" + m.Keys.OrderID
 	}
-	h := chain.Header{EventID: entryIDs.New(te.ts).String(), TraceID: trace, TimestampInt: strconv.FormatInt(te.ts, 10),
+	h := chain.Header{EventID: ids.New(te.ts).String(), TraceID: trace, TimestampInt: strconv.FormatInt(te.ts, 10),
 		TimestampISO: time.Unix(0, te.ts).UTC().Format("2006-01-02T15:04:05.000000000Z"), EventType: m.Type, EventTypeCode: code,
 		TimestampPrecision: chain.PrecisionNanosecond, ClockSyncStatus: chain.BestEffort, HashAlgo: chain.HashAlgoSHA256,
 		Symbol: m.Symbol, AccountID: m.AccountID}
 	p := m.Payload
 	p.PolicyIdentification = &testPolicy
-	return &chain.Entry{Header: h, Payload: p, Raw: te.raw}
+	return &chain.Entry{Header: h, Payload: p, Raw: te.raw}, nil
 }
 
 // tick is an event of no group (a heartbeat of another session) that moves

@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/fixtap/fixtap/internal/chain"
+	"github.com/fixtap/fixtap/internal/clock"
 )
 
 // Restart without duplicates or losses.
@@ -201,10 +202,10 @@ func (r *Reconciler) save(ctx context.Context) error {
 }
 
 // Shutdown first reconciles what the log holds (serve stops the sessions
-// before, so that it has an end), until ctx ends; then it stops between
-// two records, saves its state and returns. Call it before the final
-// checkpoint, so that the checkpoint covers the outcomes, and before
-// closing the log.
+// before, so that it has an end), without MaxBusy's rests, until ctx
+// ends; then it stops between two records, saves its state and returns.
+// Call it before the final checkpoint, so that the checkpoint covers the
+// outcomes, and before closing the log.
 func (r *Reconciler) Shutdown(ctx context.Context) error {
 	r.drain()
 	select {
@@ -260,6 +261,7 @@ func (r *Reconciler) run(ctx context.Context) {
 			}
 			continue
 		}
+		began := clock.Wall()
 		end := min(d, r.next+uint64(r.cfg.MaxRound))
 		start := r.next
 		err := scanLog(r.l.DB(), r.next, end, func(rec *chain.Record) error {
@@ -304,7 +306,22 @@ func (r *Reconciler) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		// The busy cap: a rest in proportion to the round's work, so that
+		// a saturated ingest keeps the processor and the reconciler lags.
+		// Shutdown's catch-up does not rest.
+		if rest := busyRest(clock.Wall().Sub(began), r.cfg.MaxBusy); rest > 0 && r.drainCtx.Err() == nil {
+			select {
+			case <-r.drainCtx.Done():
+			case <-time.After(rest):
+			}
+		}
 	}
+}
+
+// busyRest is the rest after a round that took d, so that rounds fill at
+// most maxBusy percent of the time: d×(100−maxBusy)/maxBusy.
+func busyRest(d time.Duration, maxBusy int) time.Duration {
+	return d * time.Duration(100-maxBusy) / time.Duration(maxBusy)
 }
 
 func (r *Reconciler) fail(err error) {

@@ -101,9 +101,9 @@ func testRestart(t *testing.T, snapshotEvery int, asV1 bool) {
 
 // TestShutdownCatchesUp: Shutdown reconciles what the log holds before
 // it stops (serve calls it after the sessions stop and before the final
-// checkpoint, with 5 s); with its ctx
-// already ended it stops at once, saves its state, and the next start
-// finishes the job — no outcome lost or twice.
+// checkpoint, with 5 s), without the busy cap's rests; with its ctx already
+// ended it stops at once, saves its state, and the next start finishes the
+// job — no outcome lost or twice.
 func TestShutdownCatchesUp(t *testing.T) {
 	firm, venue, f, end := scenario(t, scenarioSize)
 	all := append(merge(firm, venue), end)
@@ -113,16 +113,24 @@ func TestShutdownCatchesUp(t *testing.T) {
 		size := l.Durable()
 		cfg := testConfig()
 		cfg.Interval = time.Minute // no progress but Shutdown's
+		// Rounds of 64 records at 1 % busy: ~150 rounds, each resting 99×
+		// its own time — well over the 10 s below (a Shutdown that kept
+		// resting failed here) — unless Shutdown's catch-up skips the
+		// rests (~0.2 s).
+		cfg.MaxBusy = 1
 		r, err := New(context.Background(), l, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if expired {
 			cancel()
 		}
 		if err := r.Shutdown(ctx); err != nil {
 			t.Fatal(err)
+		}
+		if !expired && ctx.Err() != nil {
+			t.Fatalf("Shutdown's catch-up took its whole 10 s")
 		}
 		cancel()
 		if expired {
@@ -247,4 +255,24 @@ func interleave(rng *rand.Rand, a, b []*chain.Record, mode int) []*chain.Record 
 		out[k] = &c
 	}
 	return out
+}
+
+// TestBusyRest: the rest after a round keeps rounds at MaxBusy percent of
+// the time.
+func TestBusyRest(t *testing.T) {
+	for _, c := range []struct {
+		d       time.Duration
+		maxBusy int
+		want    time.Duration
+	}{
+		{10 * time.Millisecond, 100, 0},
+		{10 * time.Millisecond, 50, 10 * time.Millisecond},
+		{10 * time.Millisecond, 25, 30 * time.Millisecond},
+		{10 * time.Millisecond, 1, 990 * time.Millisecond},
+		{0, 1, 0},
+	} {
+		if got := busyRest(c.d, c.maxBusy); got != c.want {
+			t.Errorf("busyRest(%v, %d) = %v, want %v", c.d, c.maxBusy, got, c.want)
+		}
+	}
 }
