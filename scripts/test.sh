@@ -43,6 +43,7 @@ fuzz_targets=(
 	"FuzzScan ./internal/index"
 	"FuzzScan ./internal/xref"
 	"FuzzInterleavings ./internal/xref"
+	"FuzzDecodeState ./internal/xref"
 	"FuzzEqual ./internal/decimal"
 	"FuzzParsePolicy ./internal/cosign"
 	"FuzzParseResponse ./internal/witness"
