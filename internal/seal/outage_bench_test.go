@@ -214,8 +214,12 @@ func heapAndGoroutines(tsa *switchTSA) (heap uint64, goroutines int) {
 	return m.HeapAlloc, goroutines
 }
 
-// connGoroutines is how many connection goroutines the black hole runs.
+// connGoroutines is how many connection goroutines the black hole runs
+// (0 for no TSA: the condition without an anchorer).
 func (s *switchTSA) connGoroutines() int {
+	if s == nil {
+		return 0
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.held)
