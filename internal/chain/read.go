@@ -2,6 +2,7 @@ package chain
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -117,6 +118,58 @@ func (l *Log) scan(from, to uint64, fn func(*Record) error) error {
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("chain: iterate: %w", err)
+	}
+	return nil
+}
+
+// ScanRecords calls fn with every event record of db in [from, to), in
+// seq order, read straight from Pebble: no copy and no signature, for the
+// derived views behind the durable watermark (internal/index, internal/xref)
+// that read every record once. The caller keeps to at most the log's
+// durable size. A missing seq is a *MissingRecordError, never skipped. r
+// and its slices are valid only during fn. ctx is checked every 1024
+// records.
+func ScanRecords(ctx context.Context, db *pebble.DB, from, to uint64, fn func(r *Record) error) error {
+	if from >= to {
+		return nil
+	}
+	it, err := db.NewIter(&pebble.IterOptions{
+		LowerBound: seqKey(PrefixEvent, from),
+		UpperBound: seqKey(PrefixEvent, to),
+	})
+	if err != nil {
+		return fmt.Errorf("chain: iterate: %w", err)
+	}
+	defer it.Close()
+	expect := from
+	for ok := it.First(); ok; ok = it.Next() {
+		if expect%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		k := it.Key()
+		if len(k) != 9 || binary.BigEndian.Uint64(k[1:]) != expect {
+			return &MissingRecordError{Seq: expect, Head: to}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("chain: read record %d: %w", expect, err)
+		}
+		r, err := DecodeRecord(expect, v)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		expect++
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("chain: iterate: %w", err)
+	}
+	if expect != to {
+		return &MissingRecordError{Seq: expect, Head: to}
 	}
 	return nil
 }

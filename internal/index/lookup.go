@@ -158,52 +158,13 @@ func (v view) scanTail(ctx context.Context, fn func(seq uint64, f *fields) error
 // in seq order; a missing seq is an error, never skipped. The records are
 // read straight from Pebble (no copy, no signature): fn gets fields only.
 func scanRecords(ctx context.Context, db *pebble.DB, from, to uint64, fn func(seq uint64, f *fields) error) error {
-	if from >= to {
-		return nil
-	}
-	it, err := db.NewIter(&pebble.IterOptions{
-		LowerBound: binary.BigEndian.AppendUint64([]byte{chain.PrefixEvent}, from),
-		UpperBound: binary.BigEndian.AppendUint64([]byte{chain.PrefixEvent}, to),
-	})
-	if err != nil {
-		return fmt.Errorf("index: iterate log: %w", err)
-	}
-	defer it.Close()
 	var f fields
-	expect := from
-	for ok := it.First(); ok; ok = it.Next() {
-		if expect%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		k := it.Key()
-		if len(k) != 9 || binary.BigEndian.Uint64(k[1:]) != expect {
-			return &chain.MissingRecordError{Seq: expect, Head: to}
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return fmt.Errorf("index: read seq %d: %w", expect, err)
-		}
-		r, err := chain.DecodeRecord(expect, v)
-		if err != nil {
-			return err
-		}
+	return chain.ScanRecords(ctx, db, from, to, func(r *chain.Record) error {
 		if err := extract(r, &f); err != nil {
 			return err
 		}
-		if err := fn(expect, &f); err != nil {
-			return err
-		}
-		expect++
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("index: iterate log: %w", err)
-	}
-	if expect != to {
-		return &chain.MissingRecordError{Seq: expect, Head: to}
-	}
-	return nil
+		return fn(r.Seq, &f)
+	})
 }
 
 // readFields reads and parses one record.

@@ -2,9 +2,8 @@ package xref
 
 import (
 	"bytes"
-	"encoding/binary"
+	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -130,47 +129,11 @@ func (r *reader) read(rec *chain.Record, in *input) error {
 }
 
 // scanLog calls fn with every event record in [from, to), to at most the
-// log's durable size, in seq order; a missing seq is an error, never
-// skipped. The records are read straight from Pebble, as internal/index
-// reads them: no copy (chain.Log.Range clones each record, ~1.5 KB) and no
-// signature, which the reconciler does not use. rec and its slices are
-// valid only during fn: read copies what the engine keeps.
+// log's durable size, in seq order (chain.ScanRecords): no copy
+// (chain.Log.Range clones each record, ~1.5 KB) and no signature, which
+// the reconciler does not use. rec and its slices are valid only during
+// fn: read copies what the engine keeps. It is not cancelled, as
+// before: the reconciler stops between rounds.
 func scanLog(db *pebble.DB, from, to uint64, fn func(rec *chain.Record) error) error {
-	if from >= to {
-		return nil
-	}
-	it, err := db.NewIter(&pebble.IterOptions{
-		LowerBound: binary.BigEndian.AppendUint64([]byte{chain.PrefixEvent}, from),
-		UpperBound: binary.BigEndian.AppendUint64([]byte{chain.PrefixEvent}, to),
-	})
-	if err != nil {
-		return fmt.Errorf("xref: iterate log: %w", err)
-	}
-	defer it.Close()
-	expect := from
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != 9 || binary.BigEndian.Uint64(k[1:]) != expect {
-			return &chain.MissingRecordError{Seq: expect, Head: to}
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return fmt.Errorf("xref: read record %d: %w", expect, err)
-		}
-		rec, err := chain.DecodeRecord(expect, v)
-		if err != nil {
-			return err
-		}
-		if err := fn(rec); err != nil {
-			return err
-		}
-		expect++
-	}
-	if err := it.Error(); err != nil {
-		return fmt.Errorf("xref: iterate log: %w", err)
-	}
-	if expect != to {
-		return &chain.MissingRecordError{Seq: expect, Head: to}
-	}
-	return nil
+	return chain.ScanRecords(context.Background(), db, from, to, fn)
 }
