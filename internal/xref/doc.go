@@ -31,12 +31,8 @@
 // measurable.
 //
 // On shared cores, compare the variants in alternation, each run its own
-// process, and take medians and spreads over several rounds:
+// process, and take the median of the per-round ratios
+// (scripts/ab-ingest.sh does exactly that):
 //
-//	go test -c -o /tmp/xref.test ./internal/xref
-//	for r in 1 2 3 4 5 6 7 8 9; do
-//	  for v in no-reconciler reconciler-maxbusy=50; do
-//	    /tmp/xref.test -test.run '^$' -test.bench "Ingest/^mapped\$/^$v\$" -test.benchtime 400000x
-//	  done
-//	done
+//	scripts/ab-ingest.sh 11 400000 mapped/no-reconciler mapped/reconciler-maxbusy=50
 package xref
