@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Benchmarks of the log on real disk (t.TempDir) in fsync-per-group mode
@@ -298,4 +301,159 @@ func cpuTime() int64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkDiskFloor is the lower bound the disk puts under
+// OfferedLoad100k's p99, with Pebble taken out: b.N events of recBytes
+// arrive open-loop at rate per second; one syncer writes whatever has
+// arrived to a plain file and fdatasyncs it (a group commit, the best any
+// write-ahead log can do), and each event's latency is arrival → its
+// fdatasync returned. The file is a 128 MiB ring, pre-zeroed and synced
+// first, as Pebble's recycled WAL files are, so a sync never waits for
+// block allocation.
+//
+//   - alone: nothing else writes.
+//   - with-flush: a second goroutine writes the same bytes again, paced at
+//     the same rate, into 64 MiB files with sync_file_range every 512 KiB,
+//     an fsync per file and the file three back deleted: what memtable
+//     flushes (and value-separated compactions) must write for the same
+//     events, made as gentle as possible (steady, never bursty).
+//
+// Its with-flush p99 at 100k events/s is what an LSM on this one disk can
+// reach at best; the 50k rows show what halving the bytes would give.
+//
+//	go test -run '^$' -bench DiskFloor -benchtime 800000x ./internal/chain   # 8 s each at 100k/s
+func BenchmarkDiskFloor(b *testing.B) {
+	const recBytes = 1000
+	for _, rate := range []int{100_000, 50_000} {
+		for _, flush := range []bool{false, true} {
+			name := fmt.Sprintf("%dk/alone", rate/1000)
+			if flush {
+				name = fmt.Sprintf("%dk/with-flush", rate/1000)
+			}
+			b.Run(name, func(b *testing.B) { diskFloor(b, rate, recBytes, flush) })
+		}
+	}
+}
+
+func diskFloor(b *testing.B, rate, recBytes int, flush bool) {
+	dir := b.TempDir()
+	f, err := os.Create(filepath.Join(dir, "wal"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const ring = 128 << 20
+	zero := make([]byte, 1<<20)
+	for n := 0; n < ring; n += len(zero) {
+		if _, err := f.Write(zero); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	flushErr := make(chan error, 1)
+	if flush {
+		go func() { flushErr <- flushWriter(dir, float64(rate*recBytes), stop) }()
+	} else {
+		flushErr <- nil
+	}
+	buf := make([]byte, 4<<20)
+	lat := make([]int64, 0, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	next, off := 0, 0 // the first event not yet written; where it goes
+	for next < b.N {
+		arrived := min(b.N, int(time.Since(start).Seconds()*float64(rate)))
+		if arrived <= next {
+			time.Sleep(20 * time.Microsecond)
+			continue
+		}
+		for n := (arrived - next) * recBytes; n > 0; {
+			c := min(n, len(buf), ring-off)
+			if _, err := f.WriteAt(buf[:c], int64(off)); err != nil {
+				b.Fatal(err)
+			}
+			n -= c
+			if off += c; off == ring {
+				off = 0
+			}
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		done := time.Since(start)
+		for i := next; i < arrived; i++ {
+			lat = append(lat, int64(done-time.Duration(float64(i)/float64(rate)*float64(time.Second))))
+		}
+		next = arrived
+	}
+	b.StopTimer()
+	close(stop)
+	if err := <-flushErr; err != nil {
+		b.Fatal(err)
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1e6 }
+	b.ReportMetric(q(0.50), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(0.999), "p999-ms")
+}
+
+// flushWriter writes bytesPerSec into 64 MiB files until stop is closed
+// (see BenchmarkDiskFloor).
+func flushWriter(dir string, bytesPerSec float64, stop <-chan struct{}) error {
+	const fileSize, syncEvery = 64 << 20, 512 << 10
+	buf := make([]byte, 256<<10)
+	start := time.Now()
+	var written float64
+	var f *os.File
+	inFile, n := 0, 0
+	for {
+		select {
+		case <-stop:
+			if f != nil {
+				return f.Close()
+			}
+			return nil
+		default:
+		}
+		if written >= time.Since(start).Seconds()*bytesPerSec {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if f == nil {
+			var err error
+			if f, err = os.Create(filepath.Join(dir, fmt.Sprintf("sst%d", n))); err != nil {
+				return err
+			}
+			inFile = 0
+		}
+		if _, err := f.Write(buf); err != nil {
+			return err
+		}
+		written += float64(len(buf))
+		if inFile += len(buf); inFile%syncEvery == 0 {
+			if err := unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE); err != nil {
+				return err
+			}
+		}
+		if inFile >= fileSize {
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			f = nil
+			if n >= 3 {
+				if err := os.Remove(filepath.Join(dir, fmt.Sprintf("sst%d", n-3))); err != nil {
+					return err
+				}
+			}
+			n++
+		}
+	}
 }
