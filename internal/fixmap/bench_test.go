@@ -31,3 +31,17 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMapBytes is the tap's call: strict parse into a pooled Message,
+// then map.
+func BenchmarkMapBytes(b *testing.B) {
+	raw := buildFIX(fix44, er(12, "F", "1", "700")...)
+	cfg := testConfig()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cfg.MapBytes(raw, testSession, ParseOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package fixmap
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -54,11 +53,38 @@ func (c Config) accountID(a string) string {
 	if !c.PseudonymizeAccounts {
 		return a
 	}
-	mac := hmac.New(sha256.New, c.AccountSecret)
-	mac.Write([]byte(a))
-	var sum [sha256.Size]byte
+	sum := hmacSHA256(c.AccountSecret, a)
 	var buf [4 + 16]byte
 	copy(buf[:], "acc_")
-	hex.Encode(buf[4:], mac.Sum(sum[:0])[:8])
+	hex.Encode(buf[4:], sum[:8])
 	return string(buf[:])
+}
+
+// hmacSHA256 is HMAC-SHA256(key, msg) (RFC 2104: H((K0 ⊕ opad) ‖ H((K0 ⊕
+// ipad) ‖ msg)), K0 the key zero-padded to the block size, or its hash
+// zero-padded when longer), over stack buffers for messages up to 128
+// bytes: crypto/hmac allocates two digests and two pads per call, once per
+// event with an Account. TestHMACSHA256 compares it with crypto/hmac.
+func hmacSHA256(key []byte, msg string) [sha256.Size]byte {
+	const blockSize = sha256.BlockSize
+	var k0 [blockSize]byte
+	if len(key) > blockSize {
+		h := sha256.Sum256(key)
+		copy(k0[:], h[:])
+	} else {
+		copy(k0[:], key)
+	}
+	var ibuf [blockSize + 128]byte
+	in := ibuf[:blockSize]
+	for i, b := range k0 {
+		in[i] = b ^ 0x36
+	}
+	in = append(in, msg...)
+	inner := sha256.Sum256(in)
+	var out [blockSize + sha256.Size]byte
+	for i, b := range k0 {
+		out[i] = b ^ 0x5c
+	}
+	copy(out[blockSize:], inner[:])
+	return sha256.Sum256(out[:])
 }

@@ -1,6 +1,7 @@
 package fixmap
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -75,5 +76,29 @@ func TestMapNilAndParseFailure(t *testing.T) {
 	got, err = c.MapBytes([]byte("8=FIX.4.4\x019=1\x0135=\xff"), testSession, ParseOptions{})
 	if err != nil || got.Payload.ErrorDetails.ErrorCode != ErrCodeParse || got.Payload.FIX.RawSHA256 == "" {
 		t.Fatalf("unparseable: %+v %v", got, err)
+	}
+}
+
+// TestHMACSHA256 compares the allocation-free HMAC with crypto/hmac for
+// keys shorter than, equal to and longer than the block size, and messages
+// that fit the stack buffer and that do not.
+func TestHMACSHA256(t *testing.T) {
+	for _, kl := range []int{0, 1, 16, 31, 63, 64, 65, 100, 200} {
+		for _, ml := range []int{0, 1, 8, 55, 56, 64, 127, 128, 129, 300} {
+			key := bytes.Repeat([]byte{byte(kl*7 + 3)}, kl)
+			for i := range key {
+				key[i] ^= byte(i)
+			}
+			msg := strings.Repeat("a", ml)
+			if ml > 0 {
+				msg = msg[:ml-1] + string(rune('A'+ml%26))
+			}
+			mac := hmac.New(sha256.New, key)
+			mac.Write([]byte(msg))
+			want := mac.Sum(nil)
+			if got := hmacSHA256(key, msg); !bytes.Equal(got[:], want) {
+				t.Fatalf("key %d bytes, message %d bytes: got %x, want %x", kl, ml, got, want)
+			}
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/fixtap/fixtap/internal/chain"
@@ -79,19 +80,74 @@ type Mapped struct {
 // integers are IEEE doubles).
 const maxSeq = 1<<53 - 1
 
+// indexedTags are the tags the mapper reads, each looked up once or more
+// per message: [mapper.use] finds their first occurrences in one pass over
+// the fields instead of one pass per lookup. Other tags are scanned for.
+var indexedTags = [...]int{
+	8, 35, 34, 43, 52, 55, 1, 37, 11, 41, 17, 527, 19, 150, 39, 54, 40, 59,
+	44, 38, 31, 32, 14, 151, 15, 60, 20, 58, 571, 487, 141, 123, 36, 7, 16,
+	789, 112, 45, 371, 372, 373, 380, 379, 127,
+}
+
+// maxIndexedTag bounds the tags of indexedTags.
+const maxIndexedTag = 1024
+
+// tagSlot maps an indexed tag to 1 + its position in indexedTags (0: not
+// indexed). Read-only after initialization.
+var tagSlot = func() (slot [maxIndexedTag]uint8) {
+	for i, t := range indexedTags {
+		slot[t] = uint8(i + 1)
+	}
+	return slot
+}()
+
 // mapper carries one message through Map and remembers the first problem
 // that makes the message unmappable (it then becomes ERR_PARSE).
 type mapper struct {
-	c       *Config
+	c       Config
 	m       *Message
 	badTag  int    // tag of the first problem, 0 if none
 	problem string // what is wrong with badTag
+	// first holds, per slot of tagSlot, 1 + the index in m.Fields of the
+	// first field with that tag (0: absent).
+	first [len(indexedTags) + 1]int32
+	// trade, when not nil, is where the next call of trade() writes
+	// (allocated with the Mapped; see Map).
+	tradeBuf *chain.Trade
+}
+
+// use makes m the message x reads, indexing the first occurrence of each
+// indexed tag.
+func (x *mapper) use(m *Message) {
+	x.m = m
+	x.first = [len(indexedTags) + 1]int32{}
+	for i, f := range m.Fields {
+		if uint(f.Tag) < maxIndexedTag {
+			if s := tagSlot[f.Tag]; s != 0 && x.first[s] == 0 {
+				x.first[s] = int32(i + 1)
+			}
+		}
+	}
+}
+
+// lookup is x.m.Get(tag), through the index when tag is indexed.
+func (x *mapper) lookup(tag int) (string, bool) {
+	if uint(tag) < maxIndexedTag {
+		if s := tagSlot[tag]; s != 0 {
+			i := x.first[s]
+			if i == 0 {
+				return "", false
+			}
+			return x.m.value(x.m.Fields[i-1]), true
+		}
+	}
+	return x.m.Get(tag)
 }
 
 // get returns the first value of tag, or "" if absent. A value that is not
 // UTF-8 is never returned: it is recorded as the message's problem.
 func (x *mapper) get(tag int) string {
-	v, ok := x.m.Get(tag)
+	v, ok := x.lookup(tag)
 	if !ok {
 		return ""
 	}
@@ -140,15 +196,32 @@ func (c Config) Map(m *Message, raw []byte, session string) (*Mapped, error) {
 	if !utf8.ValidString(session) {
 		return nil, fmt.Errorf("%w: session ID %q is not valid UTF-8", ErrInput, session)
 	}
-	out := &Mapped{}
-	sum := sha256.Sum256(raw)
-	fix := &chain.FIX{SessionID: session, RawSHA256: hex.EncodeToString(sum[:])}
+	// One allocation for the result and the blocks every message or every
+	// trade message has.
+	var out *Mapped
+	var fix *chain.FIX
+	x := mapper{c: c}
+	if m != nil && len(m.Fields) >= 3 && tradeMsgType(m.MsgType()) {
+		b := &struct {
+			out   Mapped
+			fix   chain.FIX
+			trade chain.Trade
+		}{}
+		out, fix, x.tradeBuf = &b.out, &b.fix, &b.trade
+	} else {
+		b := &struct {
+			out Mapped
+			fix chain.FIX
+		}{}
+		out, fix = &b.out, &b.fix
+	}
+	fix.SessionID, fix.RawSHA256 = session, hexSHA256(raw)
 	out.Payload.FIX = fix
 	if m == nil || len(m.Fields) < 4 {
 		out.setErr(ErrCodeParse, ComponentParser, "no parsed message")
 		return out, nil
 	}
-	x := &mapper{c: &c, m: m}
+	x.use(m)
 	fix.BeginString = x.get(8)
 	fix.MsgType = x.get(35)
 	fix.MsgSeqNum, _ = x.seq(34, true, false)
@@ -230,20 +303,48 @@ func (c Config) Map(m *Message, raw []byte, session string) (*Mapped, error) {
 	return out, nil
 }
 
+// tradeMsgType says whether Map gives messages of type mt a Trade block
+// (before any ERR_PARSE takes it away).
+func tradeMsgType(mt string) bool {
+	switch mt {
+	case "8", "9", "AE", "D", "F", "G", "Q":
+		return true
+	}
+	return false
+}
+
+// hexSHA256 is the lower-case hex SHA-256 of raw (FIX.RawSHA256).
+func hexSHA256(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
+}
+
+// messages recycles the field arrays of MapBytes's Messages: Map keeps no
+// reference to the Message (its strings are sub-strings of the Message's
+// own copy of raw, made afresh by each parse).
+var messages = sync.Pool{New: func() any { return new(Message) }}
+
 // MapBytes parses raw under opts and maps it. A message that does not parse
 // gives an ERR event with ErrorCode ERR_PARSE carrying the parse error, so a
 // caller holding raw bytes always has one event to write.
 func (c Config) MapBytes(raw []byte, session string, opts ParseOptions) (*Mapped, error) {
-	m, err := ParseWith(raw, opts)
-	if err != nil {
+	m := messages.Get().(*Message)
+	defer func() {
+		// Drop the references to raw and its copy before pooling.
+		clear(m.Fields)
+		m.Fields, m.str = nil, ""
+		messages.Put(m)
+	}()
+	if err := m.parse(raw, opts); err != nil {
 		if verr := c.Validate(); verr != nil {
 			return nil, verr
 		}
 		if !utf8.ValidString(session) {
 			return nil, fmt.Errorf("%w: session ID %q is not valid UTF-8", ErrInput, session)
 		}
-		sum := sha256.Sum256(raw)
-		out := &Mapped{Payload: chain.Payload{FIX: &chain.FIX{SessionID: session, RawSHA256: hex.EncodeToString(sum[:])}}}
+		out := &Mapped{Payload: chain.Payload{FIX: &chain.FIX{SessionID: session, RawSHA256: hexSHA256(raw)}}}
 		out.setErr(ErrCodeParse, ComponentParser, strings.ToValidUTF8(err.Error(), "\uFFFD"))
 		return out, nil
 	}
@@ -262,7 +363,12 @@ func (out *Mapped) setErr(code, component, msg string) {
 
 // trade copies the order and execution fields (profile §4) verbatim.
 func (x *mapper) trade() *chain.Trade {
-	return &chain.Trade{
+	t := x.tradeBuf
+	if t == nil {
+		t = new(chain.Trade)
+	}
+	x.tradeBuf = nil
+	*t = chain.Trade{
 		OrderID:         x.get(37),
 		ClOrdID:         x.get(11),
 		OrigClOrdID:     x.get(41),
@@ -285,6 +391,7 @@ func (x *mapper) trade() *chain.Trade {
 		Text:            x.get(58),
 		SecondaryExecID: x.get(527),
 	}
+	return t
 }
 
 // execReport classifies an ExecutionReport (35=8) by profile §4: FIX
@@ -375,10 +482,10 @@ func (x *mapper) tradeCapture(out *Mapped) {
 	if lo >= 0 {
 		outside := make([]Field, 0, len(full.Fields)-(hi-lo))
 		outside = append(append(outside, full.Fields[:lo]...), full.Fields[hi:]...)
-		x.m = &Message{Fields: outside, str: full.str}
+		x.use(&Message{Fields: outside, str: full.str})
 	}
 	t := x.trade()
-	x.m = full
+	x.use(full)
 	out.Payload.Trade = t
 	t.TradeReportID = x.get(571)
 	t.TradeReportTransType = x.get(487)

@@ -97,14 +97,23 @@ func dataTag(tag int) (int, bool) {
 // ParseWith scans raw under opts. On success every byte of raw belongs to
 // exactly one field; the message starts 8, 9, 35 and ends with 10.
 func ParseWith(raw []byte, opts ParseOptions) (*Message, error) {
+	m := &Message{}
+	if err := m.parse(raw, opts); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parse is ParseWith into m, whose previous contents it replaces (MapBytes
+// reuses pooled Messages).
+func (m *Message) parse(raw []byte, opts ParseOptions) error {
+	m.Fields, m.str = m.arr[:0], ""
 	if len(raw) == 0 {
-		return nil, &ParseError{Reason: "empty input", Err: ErrMalformed}
+		return &ParseError{Reason: "empty input", Err: ErrMalformed}
 	}
 	if len(raw) > MaxMessageSize {
-		return nil, &ParseError{Reason: fmt.Sprintf("%d bytes exceeds the %d-byte limit", len(raw), MaxMessageSize), Err: ErrMalformed}
+		return &ParseError{Reason: fmt.Sprintf("%d bytes exceeds the %d-byte limit", len(raw), MaxMessageSize), Err: ErrMalformed}
 	}
-	m := &Message{}
-	m.Fields = m.arr[:0]
 	dataLen := -1 // length announced by the previous field if it was a length field
 	wantData := 0
 	for i := 0; i < len(raw); {
@@ -112,40 +121,40 @@ func ParseWith(raw []byte, opts ParseOptions) (*Message, error) {
 		tag := 0
 		for i < len(raw) && raw[i] >= '0' && raw[i] <= '9' {
 			if tag == 0 && raw[i] == '0' {
-				return nil, &ParseError{Offset: start, Reason: "tag with a leading zero", Err: ErrMalformed}
+				return &ParseError{Offset: start, Reason: "tag with a leading zero", Err: ErrMalformed}
 			}
 			tag = tag*10 + int(raw[i]-'0')
 			if tag > maxTag {
-				return nil, &ParseError{Offset: start, Reason: "tag number too large", Err: ErrMalformed}
+				return &ParseError{Offset: start, Reason: "tag number too large", Err: ErrMalformed}
 			}
 			i++
 		}
 		if i == start {
-			return nil, &ParseError{Offset: start, Reason: "expected a tag number", Err: ErrMalformed}
+			return &ParseError{Offset: start, Reason: "expected a tag number", Err: ErrMalformed}
 		}
 		if i == len(raw) || raw[i] != '=' {
-			return nil, &ParseError{Offset: i, Tag: tag, Reason: "expected '=' after the tag", Err: ErrMalformed}
+			return &ParseError{Offset: i, Tag: tag, Reason: "expected '=' after the tag", Err: ErrMalformed}
 		}
 		i++
 		vstart := i
 		if dataLen >= 0 && tag == wantData {
 			if dataLen > len(raw)-i-1 {
-				return nil, &ParseError{Offset: vstart, Tag: tag, Reason: fmt.Sprintf("data field of length %d runs past the end", dataLen), Err: ErrMalformed}
+				return &ParseError{Offset: vstart, Tag: tag, Reason: fmt.Sprintf("data field of length %d runs past the end", dataLen), Err: ErrMalformed}
 			}
 			i += dataLen
 			if raw[i] != SOH {
-				return nil, &ParseError{Offset: i, Tag: tag, Reason: "data field not followed by SOH at its declared length", Err: ErrMalformed}
+				return &ParseError{Offset: i, Tag: tag, Reason: "data field not followed by SOH at its declared length", Err: ErrMalformed}
 			}
 		} else {
 			for i < len(raw) && raw[i] != SOH {
 				i++
 			}
 			if i == len(raw) {
-				return nil, &ParseError{Offset: start, Tag: tag, Reason: "field not terminated by SOH", Err: ErrMalformed}
+				return &ParseError{Offset: start, Tag: tag, Reason: "field not terminated by SOH", Err: ErrMalformed}
 			}
 		}
 		if i == vstart {
-			return nil, &ParseError{Offset: start, Tag: tag, Reason: "empty value", Err: ErrMalformed}
+			return &ParseError{Offset: start, Tag: tag, Reason: "empty value", Err: ErrMalformed}
 		}
 		m.Fields = append(m.Fields, Field{Tag: tag, Offset: vstart, Value: raw[vstart:i:i]})
 		i++ // SOH
@@ -153,16 +162,16 @@ func ParseWith(raw []byte, opts ParseOptions) (*Message, error) {
 		if dt, ok := dataTag(tag); ok {
 			n, ok := parseUint(raw[vstart : i-1])
 			if !ok || n > MaxMessageSize {
-				return nil, &ParseError{Offset: vstart, Tag: tag, Reason: "length field is not a decimal length", Err: ErrMalformed}
+				return &ParseError{Offset: vstart, Tag: tag, Reason: "length field is not a decimal length", Err: ErrMalformed}
 			}
 			dataLen, wantData = int(n), dt
 		}
 	}
 	if err := m.checkFrame(raw, opts); err != nil {
-		return nil, err
+		return err
 	}
 	m.str = string(raw)
-	return m, nil
+	return nil
 }
 
 // checkFrame checks the standard header and trailer and, unless lenient,
