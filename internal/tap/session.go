@@ -56,9 +56,11 @@ type session struct {
 	// (a Logon that opened a gap): their PossDup resends are not logged again.
 	ahead map[int]bool
 
-	// roots maps ClOrdID → root ClOrdID of its replace chain, and OrderID →
-	// root, so every event of one order shares a TraceID (profile §1).
-	roots map[string]string
+	// roots maps ClOrdID → root ClOrdID of its replace chain, and
+	// orderRoots OrderID → root, so every event of one order shares a
+	// TraceID (profile §1); see rootOf.
+	roots      map[string]string
+	orderRoots map[string]string
 
 	// stats are read by Tap.Stats from other goroutines (stats.go); the
 	// gap* fields tell a new gap from messages beyond one already counted.
@@ -116,6 +118,46 @@ func (s *session) load(db *pebble.DB) error {
 	return nil
 }
 
+// oidPrefix marks an OrderID where the replace-chain memory used to keep
+// OrderIDs and ClOrdIDs in one map: a root found only by OrderID is
+// oidPrefix+OrderID, and TraceIDs hash it so.
+const oidPrefix = "\x00oid:"
+
+// rootOf returns the remembered root of key, a ClOrdID, or an OrderID
+// when oid. Keys live in two maps (no concatenated lookup keys), split so
+// that each key means what it meant in the single map of earlier versions,
+// whose OrderID keys were oidPrefix+OrderID: a ClOrdID that starts with
+// oidPrefix is that OrderID's key.
+func (s *session) rootOf(key string, oid bool) string {
+	if !oid && strings.HasPrefix(key, oidPrefix) {
+		key, oid = key[len(oidPrefix):], true
+	}
+	if oid {
+		return s.orderRoots[key]
+	}
+	return s.roots[key]
+}
+
+// remember stores root for key (as rootOf), unless it is there already.
+// Keys and root are substrings of the parsed message: what is stored is
+// cloned, or every remembered order would pin its whole message.
+func (s *session) remember(key string, oid, replace bool, root string) {
+	if !oid && strings.HasPrefix(key, oidPrefix) {
+		key, oid = key[len(oidPrefix):], true
+	}
+	m := &s.roots
+	if oid {
+		m = &s.orderRoots
+	}
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	if old, ok := (*m)[key]; ok && (!replace || old == root) {
+		return
+	}
+	(*m)[strings.Clone(key)] = strings.Clone(root)
+}
+
 // traceID derives the TraceID of an order event: a UUID (version 8, RFC 9562
 // §5.8) from SHA-256("fixtap-trace/1" ‖ session ‖ root), where root is the
 // first ClOrdID of the replace chain (OrigClOrdID links), else the OrderID.
@@ -128,56 +170,52 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 		// root remembered for it could only belong to an older order that
 		// reused the identifier.
 		if k.OrigClOrdID != "" {
-			root = s.roots[k.OrigClOrdID]
+			root = s.rootOf(k.OrigClOrdID, false)
 			if root == "" {
 				root = k.OrigClOrdID
 			}
 		} else {
-			root = s.roots[k.ClOrdID]
+			root = s.rootOf(k.ClOrdID, false)
 		}
 		if root == "" && k.OrderID != "" {
-			root = s.roots["\x00oid:"+k.OrderID]
+			root = s.rootOf(k.OrderID, true)
 		}
 		if root == "" {
 			root = k.ClOrdID
 		}
 	case k.OrigClOrdID != "":
-		root = s.roots[k.OrigClOrdID]
+		root = s.rootOf(k.OrigClOrdID, false)
 		if root == "" {
 			root = k.OrigClOrdID
 		}
 	case k.OrderID != "":
-		root = s.roots["\x00oid:"+k.OrderID]
+		root = s.rootOf(k.OrderID, true)
 		if root == "" {
-			root = "\x00oid:" + k.OrderID
+			root = oidPrefix + k.OrderID
 		}
 	default:
 		return ""
 	}
-	if len(s.roots) >= maxRoots {
+	if len(s.roots)+len(s.orderRoots) >= maxRoots {
 		clear(s.roots)
+		clear(s.orderRoots)
 	}
-	// Keys and root are substrings of the parsed message: what is stored
-	// is cloned, or every remembered order would pin its whole message. A
-	// fill of a known order stores nothing (no allocation).
+	// A fill of a known order stores nothing (no allocation).
 	if k.ClOrdID != "" {
-		if old, ok := s.roots[k.ClOrdID]; !ok || old != root {
-			root = strings.Clone(root)
-			s.roots[strings.Clone(k.ClOrdID)] = root
-		}
+		s.remember(k.ClOrdID, false, true, root)
 	}
 	if k.OrderID != "" {
-		if _, ok := s.roots["\x00oid:"+k.OrderID]; !ok {
-			s.roots["\x00oid:"+k.OrderID] = strings.Clone(root)
-		}
+		s.remember(k.OrderID, true, false, root)
 	}
-	h := sha256.New()
-	h.Write([]byte("fixtap-trace/1\x00"))
-	h.Write([]byte(s.name))
-	h.Write([]byte{0})
-	h.Write([]byte(root))
+	// SHA-256 over a stack buffer (sha256.New and Sum(nil) allocate).
+	var buf [160]byte
+	b := append(buf[:0], "fixtap-trace/1\x00"...)
+	b = append(b, s.name...)
+	b = append(b, 0)
+	b = append(b, root...)
+	sum := sha256.Sum256(b)
 	var u uuid.UUID
-	copy(u[:], h.Sum(nil))
+	copy(u[:], sum[:])
 	u[6] = u[6]&0x0f | 0x80 // version 8
 	u[8] = u[8]&0x3f | 0x80 // variant 10
 	return u.String()

@@ -139,7 +139,7 @@ func (t *Tap) header(s *session, typ chain.EventType, trace, symbol, account str
 		EventID:            s.ids.New(now).String(),
 		TraceID:            trace,
 		TimestampInt:       strconv.FormatInt(now, 10),
-		TimestampISO:       time.Unix(0, now).UTC().Format("2006-01-02T15:04:05.000000000Z"),
+		TimestampISO:       isoNano(now),
 		EventType:          typ,
 		EventTypeCode:      code,
 		TimestampPrecision: chain.PrecisionNanosecond,
@@ -149,6 +149,43 @@ func (t *Tap) header(s *session, typ chain.EventType, trace, symbol, account str
 		Symbol:             symbol,
 		AccountID:          account,
 	}, clk
+}
+
+// isoLayout is the format of TimestampISO.
+const isoLayout = "2006-01-02T15:04:05.000000000Z"
+
+// isoNano is time.Unix(0, now).UTC().Format(isoLayout) without the layout
+// interpreter, a sixth of its cost (years outside 0..9999, which int64
+// nanoseconds cannot reach, still go through Format).
+func isoNano(now int64) string {
+	t := time.Unix(0, now).UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.Format(isoLayout)
+	}
+	h, mi, sec := t.Clock()
+	var b [len(isoLayout)]byte
+	put := func(at, v, n int) {
+		for i := at + n - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, y, 4)
+	b[4] = '-'
+	put(5, int(mo), 2)
+	b[7] = '-'
+	put(8, d, 2)
+	b[10] = 'T'
+	put(11, h, 2)
+	b[13] = ':'
+	put(14, mi, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = '.'
+	put(20, t.Nanosecond(), 9)
+	b[29] = 'Z'
+	return string(b[:])
 }
 
 // append writes e, blocking (never rejecting) while the log refuses: a
