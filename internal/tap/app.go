@@ -109,7 +109,12 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	raw := msg.Bytes()
 	seq, _ := msg.Header.GetInt(34)
 	s.consume(raw, seq)
-	possDup, _ := msg.Header.GetBool(43)
+	// Has first: quickfix builds a reject error (fmt and all) for an
+	// absent field, and most messages have no PossDupFlag.
+	possDup := false
+	if msg.Header.Has(43) {
+		possDup, _ = msg.Header.GetBool(43)
+	}
 	if possDup {
 		s.stats.resends.Add(1)
 	}
@@ -135,13 +140,14 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 		t.log.Error("cannot map message", "session", s.name, "err", err)
 		return
 	}
-	if m.Session != nil && m.Session.ResetSeqNumFlag && isLogon(msg) {
+	logon := isLogon(msg)
+	if m.Session != nil && m.Session.ResetSeqNumFlag && logon {
 		// 141=Y: the new epoch starts with this Logon; quickfix's
 		// store.Reset() that follows finds it done.
 		t.reset(s, "Logon ResetSeqNumFlag=Y", 1)
 		s.resetDone = true
 	}
-	if isLogon(msg) {
+	if logon {
 		s.lastLogon = msg
 	}
 	if isLogout(msg) {
@@ -170,7 +176,7 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 		e.Also = func(logSeq uint64, set func(k, v []byte)) { set(idx, u64(logSeq)) }
 	}
 	if seq == s.in {
-		next, inKey := seq+1, fieldKey(s.prefix, fieldIn)
+		next, inKey := seq+1, s.inKey
 		idx := indexKey(s.prefix, s.epoch, seq)
 		s.persistedIn = next
 		e.Also = func(logSeq uint64, set func(k, v []byte)) {

@@ -53,9 +53,19 @@ type sessionLog struct {
 	s *session
 }
 
+// maxPendingReuse bounds the buffer a session keeps for pending bytes.
+const maxPendingReuse = 16 << 10
+
 func (l *sessionLog) OnIncoming(b []byte) {
 	l.t.settle(l.s)
-	l.s.pending = bytes.Clone(b)
+	if len(b) == 0 || len(b) > maxPendingReuse {
+		l.s.pending = bytes.Clone(b)
+		return
+	}
+	// settle and every other reader of pending are done with it (events
+	// copy Raw in Append): its storage can take the new message.
+	l.s.pendingBuf = append(l.s.pendingBuf[:0], b...)
+	l.s.pending = l.s.pendingBuf
 }
 
 func (l *sessionLog) OnOutgoing([]byte) {}
@@ -101,7 +111,7 @@ func (t *Tap) settle(s *session) {
 		if s.deferred == nil {
 			s.deferred = map[int][]byte{}
 		}
-		s.deferred[seq] = raw // queued by the engine beyond a gap
+		s.deferred[seq] = bytes.Clone(raw) // queued by the engine beyond a gap (raw is pendingBuf)
 		return
 	}
 	t.unprocessed(s, raw, fixmap.ErrCodeReject, fmt.Sprintf("the engine did not accept MsgSeqNum %s (next expected %d)", seqStr, s.in))

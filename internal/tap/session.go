@@ -23,6 +23,7 @@ type session struct {
 	id     quickfix.SessionID
 	name   string // id.String(): the SessionID of events
 	prefix []byte // Pebble key prefix (keys.go)
+	inKey  []byte // fieldKey(prefix, fieldIn); never modified (shared by queued writes)
 	ids    *chain.IDGen
 	venue  string
 	policy chain.PolicyIdentification
@@ -52,6 +53,10 @@ type session struct {
 	// beyond a sequence gap (rawlog.go).
 	pending  []byte
 	deferred map[int][]byte
+	// pendingBuf is the storage pending reuses for messages up to
+	// maxPendingReuse bytes; nothing keeps pending past the next
+	// OnIncoming except deferred, which clones it.
+	pendingBuf []byte
 	// ahead: MsgSeqNums of this epoch logged while beyond the expected one
 	// (a Logon that opened a gap): their PossDup resends are not logged again.
 	ahead map[int]bool

@@ -110,6 +110,7 @@ func (t *Tap) session(id quickfix.SessionID) (*session, error) {
 		s.venue, s.policy = sc.VenueID, sc.Policy
 	}
 	s.prefix = sessionPrefix(s.name)
+	s.inKey = fieldKey(s.prefix, fieldIn)
 	if err := s.load(t.cfg.Log.DB()); err != nil {
 		return nil, err
 	}
