@@ -3,6 +3,7 @@ package tap
 import (
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/quickfixgo/quickfix"
 
 	"github.com/fixtap/fixtap/internal/chain"
@@ -41,7 +42,7 @@ func (t *Tap) OnLogout(id quickfix.SessionID) {
 	if s.sawLogout {
 		return
 	}
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{
 		Clock:                clk,
 		PolicyIdentification: &s.policy,
@@ -70,7 +71,7 @@ func (t *Tap) ToAdmin(msg *quickfix.Message, id quickfix.SessionID) {
 		return
 	}
 	s.stats.rejects.Add(1)
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Raw: []byte(msg.String()), Payload: chain.Payload{
 		Clock:                clk,
 		PolicyIdentification: &s.policy,
@@ -140,7 +141,7 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 		t.log.Error("cannot map message", "session", s.name, "err", err)
 		return
 	}
-	logon := isLogon(msg)
+	logon, logout := isLogon(msg), isLogout(msg)
 	if m.Session != nil && m.Session.ResetSeqNumFlag && logon {
 		// 141=Y: the new epoch starts with this Logon; quickfix's
 		// store.Reset() that follows finds it done.
@@ -150,11 +151,15 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	if logon {
 		s.lastLogon = msg
 	}
-	if isLogout(msg) {
+	if logout {
 		s.sawLogout = true
 	}
 	symbol := m.Symbol
-	h, clk := t.header(s, m.Type, s.traceID(m.Keys), symbol, m.AccountID)
+	var trace *uuid.UUID
+	if u, ok := s.traceUUID(m.Keys); ok {
+		trace = &u
+	}
+	h, clk := t.header(s, m.Type, trace, symbol, m.AccountID)
 	m.Payload.Clock = clk
 	m.Payload.PolicyIdentification = &s.policy
 	if m.Payload.FIX != nil {
@@ -190,5 +195,12 @@ func (t *Tap) record(msg *quickfix.Message, id quickfix.SessionID) {
 	}
 }
 
-func isLogon(msg *quickfix.Message) bool  { return msg.IsMsgTypeOf("A") }
-func isLogout(msg *quickfix.Message) bool { return msg.IsMsgTypeOf("5") }
+func isLogon(msg *quickfix.Message) bool  { return isMsgType(msg, "A") }
+func isLogout(msg *quickfix.Message) bool { return isMsgType(msg, "5") }
+
+// isMsgType is msg.IsMsgTypeOf(mt) without the string quickfix allocates
+// for the comparison.
+func isMsgType(msg *quickfix.Message, mt string) bool {
+	v, err := msg.Header.GetBytes(35)
+	return err == nil && string(v) == mt
+}

@@ -35,7 +35,8 @@ func fieldKey(prefix []byte, f byte) []byte {
 }
 
 func indexKey(prefix []byte, epoch uint64, msgSeqNum int) []byte {
-	k := fieldKey(prefix, fieldIndex)
+	k := make([]byte, 0, len(prefix)+1+8+8)
+	k = append(append(k, prefix...), fieldIndex)
 	k = binary.BigEndian.AppendUint64(k, epoch)
 	return binary.BigEndian.AppendUint64(k, uint64(msgSeqNum))
 }

@@ -29,12 +29,12 @@ func (t *Tap) self() *session {
 func (t *Tap) ClockEvent(status, prev chain.ClockSyncStatus, degraded bool, evidence any, reason string) {
 	s := t.self()
 	defer t.selfEv.mu.Unlock()
-	h, clk := t.header(s, chain.SNC, "", "", "")
+	h, clk := t.header(s, chain.SNC, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, ClockEvidence: evidence, PolicyIdentification: &s.policy}})
 	if !degraded {
 		return
 	}
-	h, clk = t.header(s, chain.ERR, "", "", "")
+	h, clk = t.header(s, chain.ERR, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYNC", Severity: "WARNING", AffectedComponent: "clock",
 			ErrorMessage: fmt.Sprintf("clock status degraded from %s to %s: %s", prev, status, reason)}}})
@@ -46,7 +46,7 @@ func (t *Tap) ClockEvent(status, prev chain.ClockSyncStatus, degraded bool, evid
 func (t *Tap) AnchorEvent(record any) {
 	s := t.self()
 	defer t.selfEv.mu.Unlock()
-	h, clk := t.header(s, chain.AUD, "", "", "")
+	h, clk := t.header(s, chain.AUD, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, AnchorRecord: record, PolicyIdentification: &s.policy}})
 }
 
@@ -55,7 +55,7 @@ func (t *Tap) AnchorEvent(record any) {
 func (t *Tap) AnchorFailure(url string, err error) {
 	s := t.self()
 	defer t.selfEv.mu.Unlock()
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYSTEM", Severity: "WARNING", AffectedComponent: "anchor " + url,
 			ErrorMessage: fmt.Sprintf("time-stamping authority failing; retrying with backoff, the next success anchors the newest checkpoint: %.300s", err)}}})
@@ -70,7 +70,7 @@ func (t *Tap) AnchorFailure(url string, err error) {
 func (t *Tap) ComponentError(component, severity, message string) {
 	s := t.self()
 	defer t.selfEv.mu.Unlock()
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{Clock: clk, PolicyIdentification: &s.policy,
 		ErrorDetails: &chain.ErrorDetails{ErrorCode: "ERR_SYSTEM", Severity: severity, AffectedComponent: component,
 			ErrorMessage: fmt.Sprintf("%.400s", message)}}})

@@ -163,10 +163,20 @@ func (s *session) remember(key string, oid, replace bool, root string) {
 	(*m)[strings.Clone(key)] = strings.Clone(root)
 }
 
-// traceID derives the TraceID of an order event: a UUID (version 8, RFC 9562
-// §5.8) from SHA-256("fixtap-trace/1" ‖ session ‖ root), where root is the
-// first ClOrdID of the replace chain (OrigClOrdID links), else the OrderID.
+// traceID is the TraceID of an order event as a string ("" when k names
+// no order): see traceUUID.
 func (s *session) traceID(k fixmap.OrderKeys) string {
+	if u, ok := s.traceUUID(k); ok {
+		return u.String()
+	}
+	return ""
+}
+
+// traceUUID derives the TraceID of an order event: a UUID (version 8, RFC
+// 9562 §5.8) from SHA-256("fixtap-trace/1" ‖ session ‖ root), where root is
+// the first ClOrdID of the replace chain (OrigClOrdID links), else the
+// OrderID; false when k names no order.
+func (s *session) traceUUID(k fixmap.OrderKeys) (uuid.UUID, bool) {
 	root := ""
 	switch {
 	case k.ClOrdID != "":
@@ -199,7 +209,7 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 			root = oidPrefix + k.OrderID
 		}
 	default:
-		return ""
+		return uuid.UUID{}, false
 	}
 	if len(s.roots)+len(s.orderRoots) >= maxRoots {
 		clear(s.roots)
@@ -223,5 +233,5 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 	copy(u[:], sum[:])
 	u[6] = u[6]&0x0f | 0x80 // version 8
 	u[8] = u[8]&0x3f | 0x80 // variant 10
-	return u.String()
+	return u, true
 }

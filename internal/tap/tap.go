@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/quickfixgo/quickfix"
 
 	"github.com/fixtap/fixtap/internal/chain"
@@ -132,15 +133,29 @@ func (f storeFactory) Create(id quickfix.SessionID) (quickfix.MessageStore, erro
 	return &store{t: t, s: s}, nil
 }
 
-// header builds an event header stamped with the clock.
-func (t *Tap) header(s *session, typ chain.EventType, trace, symbol, account string) (chain.Header, *chain.Clock) {
+// header builds an event header stamped with the clock; trace, if not nil,
+// is its TraceID. The four identifier and time strings share two
+// allocations.
+func (t *Tap) header(s *session, typ chain.EventType, trace *uuid.UUID, symbol, account string) (chain.Header, *chain.Clock) {
 	now, status, clk := t.cfg.Clock.Stamp()
 	code, _ := typ.Code()
+	var idBuf [2 * uuidLen]byte
+	appendUUID(idBuf[:0], s.ids.New(now))
+	n := uuidLen
+	if trace != nil {
+		appendUUID(idBuf[uuidLen:uuidLen], *trace)
+		n += uuidLen
+	}
+	ids := string(idBuf[:n])
+	var tsBuf [20 + len(isoLayout)]byte
+	ts := strconv.AppendInt(tsBuf[:0], now, 10)
+	intLen := len(ts)
+	tss := string(appendISONano(ts, now))
 	return chain.Header{
-		EventID:            s.ids.New(now).String(),
-		TraceID:            trace,
-		TimestampInt:       strconv.FormatInt(now, 10),
-		TimestampISO:       isoNano(now),
+		EventID:            ids[:uuidLen],
+		TraceID:            ids[uuidLen:],
+		TimestampInt:       tss[:intLen],
+		TimestampISO:       tss[intLen:],
 		EventType:          typ,
 		EventTypeCode:      code,
 		TimestampPrecision: chain.PrecisionNanosecond,
@@ -155,14 +170,31 @@ func (t *Tap) header(s *session, typ chain.EventType, trace, symbol, account str
 // isoLayout is the format of TimestampISO.
 const isoLayout = "2006-01-02T15:04:05.000000000Z"
 
-// isoNano is time.Unix(0, now).UTC().Format(isoLayout) without the layout
-// interpreter, a sixth of its cost (years outside 0..9999, which int64
-// nanoseconds cannot reach, still go through Format).
-func isoNano(now int64) string {
+// uuidLen is the length of a UUID's string form.
+const uuidLen = 36
+
+// appendUUID appends u as uuid.UUID.String formats it (RFC 9562 §4:
+// 8-4-4-4-12 lower-case hex digits).
+func appendUUID(dst []byte, u uuid.UUID) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, c := range u {
+		switch i {
+		case 4, 6, 8, 10:
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&0x0f])
+	}
+	return dst
+}
+
+// appendISONano appends time.Unix(0, now).UTC().Format(isoLayout) without
+// the layout interpreter, a sixth of its cost (years outside 0..9999, which
+// int64 nanoseconds cannot reach, still go through AppendFormat).
+func appendISONano(dst []byte, now int64) []byte {
 	t := time.Unix(0, now).UTC()
 	y, mo, d := t.Date()
 	if y < 0 || y > 9999 {
-		return t.Format(isoLayout)
+		return t.AppendFormat(dst, isoLayout)
 	}
 	h, mi, sec := t.Clock()
 	var b [len(isoLayout)]byte
@@ -186,7 +218,7 @@ func isoNano(now int64) string {
 	b[19] = '.'
 	put(20, t.Nanosecond(), 9)
 	b[29] = 'Z'
-	return string(b[:])
+	return append(dst, b[:]...)
 }
 
 // append writes e, blocking (never rejecting) while the log refuses: a
@@ -220,7 +252,7 @@ func (t *Tap) append(s *session, e *chain.Entry) bool {
 
 // internalError is the ERR_SYSTEM event for an event the chain refused.
 func (t *Tap) internalError(s *session, raw []byte, cause error) *chain.Entry {
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	p := chain.Payload{Clock: clk, PolicyIdentification: &s.policy}
 	if m, _ := t.cfg.Mapper.MapBytes(raw, s.name, fixmap.ParseOptions{Lenient: true}); m != nil && m.Payload.FIX != nil && m.Type == chain.ERR {
 		p.FIX = m.Payload.FIX
@@ -277,7 +309,7 @@ func (t *Tap) sequenceEvent(s *session, reason string, next int, newEpoch bool) 
 		clear(s.ahead)
 	}
 	s.in, s.persistedIn = next, next
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	e := &chain.Entry{Header: h, Payload: chain.Payload{
 		Clock:                clk,
 		PolicyIdentification: &s.policy,

@@ -109,7 +109,7 @@ func TestTraceIDMatchesOneMap(t *testing.T) {
 	}
 }
 
-// TestISONano compares isoNano with time.Format at the ends of int64
+// TestISONano compares appendISONano with time.Format at the ends of int64
 // nanoseconds, around the epoch and leap days, and at random instants.
 func TestISONano(t *testing.T) {
 	ns := []int64{math.MinInt64, math.MaxInt64, -1, 0, 1, 999_999_999, 1_000_000_000,
@@ -119,8 +119,26 @@ func TestISONano(t *testing.T) {
 		ns = append(ns, int64(rng.Uint64()))
 	}
 	for _, n := range ns {
-		if got, want := isoNano(n), time.Unix(0, n).UTC().Format(isoLayout); got != want {
-			t.Fatalf("isoNano(%d) = %s, time.Format gives %s", n, got, want)
+		if got, want := string(appendISONano([]byte("x"), n)), "x"+time.Unix(0, n).UTC().Format(isoLayout); got != want {
+			t.Fatalf("appendISONano(%d) = %s, time.Format gives %s", n, got, want)
+		}
+	}
+}
+
+// TestAppendUUID compares appendUUID with uuid.UUID.String.
+func TestAppendUUID(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	us := []uuid.UUID{{}, uuid.Max}
+	for range 10_000 {
+		var u uuid.UUID
+		for i := range u {
+			u[i] = byte(rng.Uint32())
+		}
+		us = append(us, u)
+	}
+	for _, u := range us {
+		if got, want := string(appendUUID([]byte("x"), u)), "x"+u.String(); got != want {
+			t.Fatalf("appendUUID(%x) = %s, uuid gives %s", u[:], got, want)
 		}
 	}
 }
