@@ -135,7 +135,7 @@ func (t *Tap) settleAll(s *session) {
 	}
 	n := len(s.deferred)
 	clear(s.deferred)
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	t.append(s, &chain.Entry{Header: h, Payload: chain.Payload{
 		Clock:                clk,
 		PolicyIdentification: &s.policy,
@@ -153,7 +153,7 @@ func (t *Tap) unprocessed(s *session, raw []byte, code, msg string) {
 	if err != nil {
 		return
 	}
-	h, clk := t.header(s, chain.ERR, "", "", "")
+	h, clk := t.header(s, chain.ERR, nil, "", "")
 	p := chain.Payload{Clock: clk, PolicyIdentification: &s.policy, FIX: m.Payload.FIX}
 	if p.FIX != nil {
 		p.FIX.Epoch = int64(s.epoch)
