@@ -178,6 +178,10 @@ func (s *session) traceID(k fixmap.OrderKeys) string {
 // OrderID; false when k names no order.
 func (s *session) traceUUID(k fixmap.OrderKeys) (uuid.UUID, bool) {
 	root := ""
+	// knownCl, knownOid: the lookups found ClOrdID remembered with root,
+	// and OrderID remembered, so remembering them again would change
+	// nothing (one map lookup less for a fill of a known order).
+	knownCl, knownOid := false, false
 	switch {
 	case k.ClOrdID != "":
 		// A replace or cancel names the order it acts on in OrigClOrdID:
@@ -191,9 +195,11 @@ func (s *session) traceUUID(k fixmap.OrderKeys) (uuid.UUID, bool) {
 			}
 		} else {
 			root = s.rootOf(k.ClOrdID, false)
+			knownCl = root != ""
 		}
 		if root == "" && k.OrderID != "" {
 			root = s.rootOf(k.OrderID, true)
+			knownOid = root != ""
 		}
 		if root == "" {
 			root = k.ClOrdID
@@ -205,6 +211,7 @@ func (s *session) traceUUID(k fixmap.OrderKeys) (uuid.UUID, bool) {
 		}
 	case k.OrderID != "":
 		root = s.rootOf(k.OrderID, true)
+		knownOid = root != ""
 		if root == "" {
 			root = oidPrefix + k.OrderID
 		}
@@ -214,12 +221,13 @@ func (s *session) traceUUID(k fixmap.OrderKeys) (uuid.UUID, bool) {
 	if len(s.roots)+len(s.orderRoots) >= maxRoots {
 		clear(s.roots)
 		clear(s.orderRoots)
+		knownCl, knownOid = false, false
 	}
 	// A fill of a known order stores nothing (no allocation).
-	if k.ClOrdID != "" {
+	if k.ClOrdID != "" && !knownCl {
 		s.remember(k.ClOrdID, false, true, root)
 	}
-	if k.OrderID != "" {
+	if k.OrderID != "" && !knownOid {
 		s.remember(k.OrderID, true, false, root)
 	}
 	// SHA-256 over a stack buffer (sha256.New and Sum(nil) allocate).
