@@ -64,6 +64,15 @@ func pace(ctx context.Context, e *tlogEnv, rate int, start time.Time) int {
 	}
 }
 
+// wholeRuns refuses more than a few ops for a benchmark whose op is a whole
+// run with its own log and stores (kept on disk until the benchmark ends):
+// -benchtime 100000x meant for BenchmarkIngest would fill the disk.
+func wholeRuns(b *testing.B) {
+	if b.N > 5 { // classic b.N loops: b.Loop sets b.N only at its end
+		b.Fatalf("b.N = %d: one op is a whole run, use -benchtime 1x to 5x", b.N)
+	}
+}
+
 type sample struct {
 	at   time.Time
 	size uint64
@@ -87,7 +96,8 @@ func BenchmarkReplicate(b *testing.B) {
 
 func benchReplicate(b *testing.B, rate int) {
 	const runFor = 10 * time.Second
-	for b.Loop() {
+	wholeRuns(b)
+	for range b.N {
 		e := newEnvInterval(b, 500*time.Millisecond)
 		sa, sb := startServer(b, "bench-a"), startServer(b, "bench-b")
 		cfg := testConfig(sa.store("a", "tap"), sb.store("b", "tap"))
@@ -228,7 +238,8 @@ func BenchmarkIngest(b *testing.B) {
 // stores' CPU per event. One op is one whole catch-up (use -benchtime 1x).
 func BenchmarkCatchUp(b *testing.B) {
 	const n = 100_000
-	for b.Loop() {
+	wholeRuns(b)
+	for range b.N {
 		b.StopTimer()
 		e := newEnvInterval(b, 500*time.Millisecond)
 		size := e.appendN(b, n)

@@ -48,6 +48,9 @@ type Replicator struct {
 	logger *slog.Logger
 	stores []*store
 	cache  *objCache
+	// lineSize is the bytes per event an events bundle's buffer starts
+	// with: the last bundle's mean line plus a margin.
+	lineSize atomic.Int64
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced when a store delivers
@@ -107,6 +110,7 @@ func New(ctx context.Context, l *chain.Log, tree *seal.Sealer, src Source, cfg C
 		logger: cfg.Logger, notify: make(chan struct{}), closing: make(chan struct{}), done: make(chan struct{}),
 		cache: newObjCache(cacheBytes),
 	}
+	r.lineSize.Store(1024)
 	if r.logger == nil {
 		r.logger = slog.Default()
 	}

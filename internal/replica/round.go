@@ -188,32 +188,43 @@ func (r *Replicator) bundles(k, m uint64, cov *coverer) (entries, events *object
 	if entries != nil && events != nil {
 		return entries, events, nil
 	}
-	lo, hi := k*bundleWidth, min(k*bundleWidth+bundleWidth, m)
-	eb := make([]byte, 0, (hi-lo)*34)
-	vb := make([]byte, 0, (hi-lo)*1024)
-	err = r.log.Range(lo, hi, func(rec *chain.Record) error {
-		if !rec.Signed {
-			return fmt.Errorf("replica: event seq %d has no signature yet", rec.Seq)
-		}
-		if err := rec.Check(); err != nil {
-			return fmt.Errorf("replica: %w", err)
-		}
-		root, err := cov.root(rec.Seq)
-		if err != nil {
+	// Stores moving together ask for the same bundle at the same time: one
+	// builds it, the others wait for it.
+	built, err := r.cache.build(vp, func() ([]*object, error) {
+		lo, hi := k*bundleWidth, min(k*bundleWidth+bundleWidth, m)
+		eb := make([]byte, 0, (hi-lo)*34)
+		vb := make([]byte, 0, (hi-lo)*uint64(r.lineSize.Load()))
+		err := r.log.Range(lo, hi, func(rec *chain.Record) error {
+			if !rec.Signed {
+				return fmt.Errorf("replica: event seq %d has no signature yet", rec.Seq)
+			}
+			if err := rec.Check(); err != nil {
+				return fmt.Errorf("replica: %w", err)
+			}
+			root, err := cov.root(rec.Seq)
+			if err != nil {
+				return err
+			}
+			eb = binary.BigEndian.AppendUint16(eb, uint16(len(rec.Hash)))
+			eb = append(eb, rec.Hash[:]...)
+			vb, err = export.AppendEventLine(vb, rec, root)
 			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("replica: bundle %d: %w", k, err)
 		}
-		eb = binary.BigEndian.AppendUint16(eb, uint16(len(rec.Hash)))
-		eb = append(eb, rec.Hash[:]...)
-		vb, err = export.AppendEventLine(vb, rec, root)
-		return err
+		// The next bundle's buffer is sized for lines a little longer than
+		// this one's, so it is seldom grown (copied) while built.
+		r.lineSize.Store(int64(len(vb))/int64(hi-lo) + 64)
+		entries, events := newObject(ep, eb, typeTile), newObject(vp, vb, typeEvents)
+		r.cache.put(entries)
+		r.cache.put(events)
+		return []*object{entries, events}, nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("replica: bundle %d: %w", k, err)
+		return nil, nil, err
 	}
-	entries, events = newObject(ep, eb, typeTile), newObject(vp, vb, typeEvents)
-	r.cache.put(entries)
-	r.cache.put(events)
-	return entries, events, nil
+	return built[0], built[1], nil
 }
 
 // tile returns hash tile t, read from the stored tree (tlog.ReadTileData).
@@ -276,14 +287,46 @@ func (c *coverer) root(seq uint64) (tlog.Hash, error) {
 // its path alone (given the log and its checkpoints), so a hit is always
 // right.
 type objCache struct {
-	mu    sync.Mutex
-	max   int
-	size  int
-	m     map[string]*object
-	order []string
+	mu      sync.Mutex
+	max     int
+	size    int
+	m       map[string]*object
+	order   []string
+	flights map[string]*flight
 }
 
-func newObjCache(max int) *objCache { return &objCache{max: max, m: map[string]*object{}} }
+// flight is a build in progress (objCache.build).
+type flight struct {
+	done chan struct{}
+	objs []*object
+	err  error
+}
+
+func newObjCache(max int) *objCache {
+	return &objCache{max: max, m: map[string]*object{}, flights: map[string]*flight{}}
+}
+
+// build calls fn, unless a build under key is in progress: then it waits
+// for that one and returns its result.
+func (c *objCache) build(key string, fn func() ([]*object, error)) ([]*object, error) {
+	c.mu.Lock()
+	if f, ok := c.flights[key]; ok {
+		c.mu.Unlock()
+		<-f.done
+		return f.objs, f.err
+	}
+	f := &flight{done: make(chan struct{})}
+	c.flights[key] = f
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.flights, key)
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	f.objs, f.err = fn()
+	return f.objs, f.err
+}
 
 func (c *objCache) get(path string) *object {
 	c.mu.Lock()
