@@ -1,7 +1,8 @@
 // Package s3test runs a real S3-compatible server for integration tests:
 // versitygw v1.8.0 (pinned in tools/go.mod, installed by
 // `go -C tools install tool`) with its POSIX backend in t.TempDir(),
-// listening on a loopback port.
+// listening on a loopback port, keeping connections alive between requests
+// (--keep-alive) as S3 services do (TestKeepAlive).
 //
 // An object key k in bucket b is the plain file Dir/b/k (ObjectFile), so a
 // test can tamper with a stored object behind the server's back; object
@@ -123,6 +124,10 @@ func (s *Server) start(t testing.TB) error {
 			"--secret", s.SecretKey,
 			"--region", s.Region,
 			"--health", healthPath,
+			// Keep connections open between requests, as S3 services do;
+			// without it versitygw closes each after one answer and every
+			// request pays a new TCP connection (client and server side).
+			"--keep-alive",
 			"posix", s.Dir,
 		},
 	})

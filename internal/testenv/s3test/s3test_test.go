@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"testing"
@@ -422,5 +423,30 @@ func TestChecksumOnTheWire(t *testing.T) {
 		if got := aws.ToString(head.ChecksumSHA256); got != sum {
 			t.Errorf("HeadObject %s: stored checksum %q, want %q", *in.Key, got, sum)
 		}
+	}
+}
+
+// TestKeepAlive: the server keeps a connection open between requests
+// (--keep-alive): a client's second PutObject goes over the connection
+// of the first.
+func TestKeepAlive(t *testing.T) {
+	s := Start(t)
+	s.CreateBucket(t, "keep")
+	c := s.Client(t)
+	var reused []bool
+	trace := func(ctx context.Context) context.Context {
+		return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) },
+		})
+	}
+	for i := range 2 {
+		if _, err := c.PutObject(trace(ctxT(t)), &s3.PutObjectInput{
+			Bucket: aws.String("keep"), Key: aws.String(fmt.Sprint(i)), Body: bytes.NewReader([]byte("x")),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(reused) != 2 || reused[0] || !reused[1] {
+		t.Fatalf("connections reused: %v, want [false true]", reused)
 	}
 }
