@@ -88,26 +88,3 @@ func TestWidthAndPaths(t *testing.T) {
 		t.Error("key")
 	}
 }
-
-func TestBucketURL(t *testing.T) {
-	for _, tc := range []struct {
-		endpoint, bucket string
-		path             bool
-		want             string
-	}{
-		{"http://127.0.0.1:9000", "b1", true, "http://127.0.0.1:9000/b1/"},
-		{"https://s3.example.net/", "logs", true, "https://s3.example.net/logs/"},
-		{"https://s3.example.net", "logs-1", false, "https://logs-1.s3.example.net/"},
-		// No DNS label: path-style whatever PathStyle says.
-		{"https://s3.example.net", "my.logs", false, "https://s3.example.net/my.logs/"},
-		{"https://s3.example.net", "Logs", false, "https://s3.example.net/Logs/"},
-		{"https://s3.example.net", "-logs", false, "https://s3.example.net/-logs/"},
-	} {
-		if got := bucketURL(Store{Endpoint: tc.endpoint, Bucket: tc.bucket, PathStyle: tc.path}); got != tc.want {
-			t.Errorf("bucketURL(%s, %s, path %v) = %s, want %s", tc.endpoint, tc.bucket, tc.path, got, tc.want)
-		}
-	}
-	if got, want := escapeKey("a b+c=d/ü~x_y.z-(1)%"), "a%20b%2Bc%3Dd/%C3%BC~x_y.z-%281%29%25"; got != want {
-		t.Errorf("escapeKey = %s, want %s", got, want)
-	}
-}

@@ -51,10 +51,10 @@
 // bundle together wait for one build of it.
 //
 // CPU: each object is hashed once (its SHA-256 is the checksum header and
-// SigV4's payload hash); PUTs are plain net/http requests signed with the
-// SDK's SigV4 signer (the SDK's PutObject middleware cost ~100 CPU-µs more
-// per request), GETs go through the SDK. Connections are kept alive for
-// the next request when the store allows it.
+// SigV4's payload hash). PUTs and GETs go through aws-sdk-go-v2's S3
+// client; its per-request middleware stack is most of a PUT's client CPU
+// (BenchmarkPut). Connections are kept alive for the next request when the
+// store allows it.
 //
 // Replicator.Audit reads back every immutable object a store has a receipt
 // for and reports those whose bytes changed or that are gone

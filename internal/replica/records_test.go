@@ -3,8 +3,6 @@ package replica
 import (
 	"bytes"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -133,30 +131,6 @@ func FuzzDecodeState(f *testing.F) {
 		s2, err := decodeState(again)
 		if err != nil || *s2 != *s {
 			t.Fatalf("re-decoded %+v, %v; want %+v", s2, err, s)
-		}
-	})
-}
-
-// FuzzStatusError: a store's error document (untrusted) becomes an error's
-// code, message and request id, or nothing; never a panic, and never more
-// than the 64 KiB read of it.
-func FuzzStatusError(f *testing.F) {
-	doc := []byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>X1</RequestId></Error>`)
-	e := newStatusError(&http.Response{StatusCode: 503, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(doc))})
-	if e.Code != "SlowDown" || e.Message != "Please reduce your request rate." || e.RequestID != "X1" {
-		f.Fatalf("S3 error document read as %+v", e)
-	}
-	f.Add(doc)
-	f.Add([]byte(`<html><body>502 Bad Gateway</body></html>`))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		resp := &http.Response{StatusCode: 503, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader(b))}
-		e := newStatusError(resp)
-		if e.Status != 503 || len(e.Code)+len(e.Message)+len(e.RequestID) > 64<<10 {
-			t.Fatalf("%+v", e)
-		}
-		if !strings.HasPrefix(e.Error(), "HTTP 503 ") {
-			t.Fatalf("error %q", e.Error())
 		}
 	})
 }

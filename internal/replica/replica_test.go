@@ -526,11 +526,11 @@ func TestShutdownDeliversLast(t *testing.T) {
 	}
 }
 
-// TestPutKeyEscaping: the hand-signed PUT under a prefix with characters
-// SigV4 wants percent-encoded (space, '+', '=', '(', non-ASCII) is
-// accepted by the store and lands under exactly that key; repeated, it is
-// read back as the same bytes (Existing); with other bytes it is a
-// *ConflictError and the object is unchanged.
+// TestPutKeyEscaping: the PUT under a prefix with characters SigV4 wants
+// percent-encoded (space, '+', '=', '(', non-ASCII) is accepted by the
+// store and lands under exactly that key; repeated, it is read back as the
+// same bytes (Existing); with other bytes it is a *ConflictError and the
+// object is unchanged.
 func TestPutKeyEscaping(t *testing.T) {
 	ctx := context.Background()
 	s := startServer(t, "escape")
