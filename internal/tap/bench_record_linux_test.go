@@ -2,7 +2,6 @@ package tap
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"github.com/quickfixgo/quickfix"
 
 	"github.com/fixtap/fixtap/internal/chain"
-	"github.com/fixtap/fixtap/internal/fixmap"
 	"github.com/fixtap/fixtap/internal/loadgen"
 )
 
@@ -33,28 +31,7 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkRecord -benchtime 200000x ./internal/tap
 func BenchmarkRecord(b *testing.B) {
-	cfg := chain.DefaultConfig(b.TempDir())
-	cfg.Logger = quiet()
-	cfg.TailCheck = -1
-	cfg.Durability = chain.SyncInterval
-	l, err := chain.Open(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mc := fixmap.DefaultConfig()
-	mc.AccountSecret = []byte("0123456789abcdef0123")
-	tp, err := New(Config{Log: l, Clock: testClock{}, Mapper: mc, VenueID: "XTST", Logger: quiet(),
-		Policy: chain.PolicyIdentification{Version: "1.1", PolicyID: "bench", ConformanceTier: "SILVER",
-			RegistrationPolicy: chain.RegistrationPolicy{Issuer: "bench"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		tp.Close()
-		if err := l.Close(); err != nil {
-			b.Error(err)
-		}
-	})
+	_, tp := newBenchLogTap(b, chain.SyncInterval, false)
 	id := benchSessionID(1)
 	tp.OnCreate(id)
 	slog, err := tp.Logs().CreateSessionLog(id)

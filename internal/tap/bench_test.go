@@ -98,11 +98,31 @@ UseDataDictionary=N
 // Ed25519 key) and number of sessions. It stops with the benchmark.
 func startBenchTap(b *testing.B, o benchOpts) *benchTap {
 	b.Helper()
+	l, tp := newBenchLogTap(b, o.durability, o.signed)
+	port := benchPort(b)
+	acc, err := quickfix.NewAcceptor(tp, tp.Stores(), acceptorSettings(b, port, o.sessions), tp.Logs())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := acc.Start(); err != nil {
+		b.Fatal(err)
+	}
+	awaitSessionLoops()
+	h := &benchTap{log: l, tap: tp, acc: acc, addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	b.Cleanup(acc.Stop) // before newBenchLogTap's cleanup: cleanups run last-in first-out
+	return h
+}
+
+// newBenchLogTap opens a real chain log in a temporary directory (signing
+// with a fresh Ed25519 key when signed) and a Tap over it; both close when
+// the benchmark ends.
+func newBenchLogTap(b *testing.B, durability chain.Durability, signed bool) (*chain.Log, *Tap) {
+	b.Helper()
 	cfg := chain.DefaultConfig(b.TempDir())
 	cfg.Logger = quiet()
 	cfg.TailCheck = -1
-	cfg.Durability = o.durability
-	if o.signed {
+	cfg.Durability = durability
+	if signed {
 		priv, err := chain.GenerateKey(rand.Reader)
 		if err != nil {
 			b.Fatal(err)
@@ -121,24 +141,13 @@ func startBenchTap(b *testing.B, o benchOpts) *benchTap {
 	if err != nil {
 		b.Fatal(err)
 	}
-	port := benchPort(b)
-	acc, err := quickfix.NewAcceptor(tp, tp.Stores(), acceptorSettings(b, port, o.sessions), tp.Logs())
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := acc.Start(); err != nil {
-		b.Fatal(err)
-	}
-	awaitSessionLoops()
-	h := &benchTap{log: l, tap: tp, acc: acc, addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	b.Cleanup(func() {
-		acc.Stop()
 		tp.Close()
 		if err := l.Close(); err != nil {
 			b.Error(err)
 		}
 	})
-	return h
+	return l, tp
 }
 
 // awaitSessionLoops waits until a started acceptor's sessions process
