@@ -12,6 +12,7 @@ import (
 	"github.com/transparency-dev/tessera/api/layout"
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/export"
@@ -287,45 +288,25 @@ func (c *coverer) root(seq uint64) (tlog.Hash, error) {
 // its path alone (given the log and its checkpoints), so a hit is always
 // right.
 type objCache struct {
-	mu      sync.Mutex
-	max     int
-	size    int
-	m       map[string]*object
-	order   []string
-	flights map[string]*flight
+	mu    sync.Mutex
+	max   int
+	size  int
+	m     map[string]*object
+	order []string
+
+	builds singleflight.Group // objCache.build
 }
 
-// flight is a build in progress (objCache.build).
-type flight struct {
-	done chan struct{}
-	objs []*object
-	err  error
-}
-
-func newObjCache(max int) *objCache {
-	return &objCache{max: max, m: map[string]*object{}, flights: map[string]*flight{}}
-}
+func newObjCache(max int) *objCache { return &objCache{max: max, m: map[string]*object{}} }
 
 // build calls fn, unless a build under key is in progress: then it waits
 // for that one and returns its result.
 func (c *objCache) build(key string, fn func() ([]*object, error)) ([]*object, error) {
-	c.mu.Lock()
-	if f, ok := c.flights[key]; ok {
-		c.mu.Unlock()
-		<-f.done
-		return f.objs, f.err
+	v, err, _ := c.builds.Do(key, func() (any, error) { return fn() })
+	if err != nil {
+		return nil, err
 	}
-	f := &flight{done: make(chan struct{})}
-	c.flights[key] = f
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		delete(c.flights, key)
-		c.mu.Unlock()
-		close(f.done)
-	}()
-	f.objs, f.err = fn()
-	return f.objs, f.err
+	return v.([]*object), nil
 }
 
 func (c *objCache) get(path string) *object {
