@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -88,4 +89,64 @@ func TestKeyFileOpenSSL(t *testing.T) {
 	if _, err := LoadPrivateKeyFile(gen); err != nil {
 		t.Fatalf("loading an OpenSSL key: %v", err)
 	}
+}
+
+// TestSignMatchesStdlib holds the Signer (curve25519-voi's arithmetic) to
+// crypto/ed25519 byte for byte: Ed25519 is deterministic, so any difference
+// is a bug in one of them, and an event signed by fixtap must verify with
+// any RFC 8032 implementation.
+func TestSignMatchesStdlib(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 200
+	}
+	for i := range n {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewSigner(priv)
+		var h Hash
+		switch i % 3 {
+		case 0: // all zero
+		case 1:
+			for j := range h {
+				h[j] = 0xff
+			}
+		default:
+			_, _ = rand.Read(h[:])
+		}
+		got := s.Sign(h)
+		if want := ed25519.Sign(priv, h[:]); !bytes.Equal(got, want) {
+			t.Fatalf("key %x, hash %x: Sign = %x, crypto/ed25519 = %x", priv.Seed(), h, got, want)
+		}
+		if !VerifySignature(s.Public(), h, got) {
+			t.Fatalf("key %x, hash %x: crypto/ed25519 rejects the signature", priv.Seed(), h)
+		}
+	}
+}
+
+// BenchmarkSign: one event signature, the Signer's against crypto/ed25519's.
+//
+//	go test -run '^$' -bench 'BenchmarkSign$' -count 3 ./internal/chain
+func BenchmarkSign(b *testing.B) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := NewSigner(priv)
+	var h Hash
+	_, _ = rand.Read(h[:])
+	b.Run("signer", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s.Sign(h)
+		}
+	})
+	b.Run("stdlib", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ed25519.Sign(priv, h[:])
+		}
+	})
 }
