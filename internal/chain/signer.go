@@ -41,7 +41,7 @@ type signJob struct {
 	done   chan struct{}
 }
 
-// signChunk bounds the work one signer goroutine takes at a time (~2.7 ms
+// signChunk bounds the work one signer goroutine takes at a time (~1.2 ms
 // of Ed25519 here), so a big group is spread over all signers.
 const signChunk = 128
 
