@@ -7,11 +7,12 @@ package tap
 //	GOTOOLCHAIN=local go test -run '^$' -bench 'Tap|Quickfix' -benchtime 100000x -count 3 ./internal/tap
 //
 // Timing: "first byte sent" is just before loadgen.Run (its dial and Logon
-// included); "durable" is read by a goroutine polling Durable() and Signed()
-// every benchPoll, so end times are late by at most about one poll interval
-// plus scheduling delay. The ns/op and ER/s reported are from those times, not
-// from the benchmark timer (which also covers loadgen's closing TestRequest
-// and Logout round trip).
+// included); "durable" is when a goroutine blocked in Log.WaitDurable is
+// woken by the durable watermark's advance (exact but for scheduling delay);
+// "signed" and "committed" have no notification and are polled every
+// benchPoll. The ns/op and ER/s reported are from those times, not from the
+// benchmark timer (which also covers loadgen's closing TestRequest and Logout
+// round trip).
 
 import (
 	"context"
@@ -35,8 +36,11 @@ import (
 	"github.com/fixtap/fixtap/internal/loadgen"
 )
 
-// benchPoll is the recorder's polling interval: the time resolution of every
-// "durable at" below.
+// benchPoll is the recorder's polling interval for the watermarks that have
+// no notification (signed, committed). Asked for 100 µs, a Go timer on Linux
+// sleeps about 1.1 ms when the process is otherwise idle (the netpoller's
+// timeout is in whole milliseconds), so polled times are late by up to ~1 ms.
+// Latencies therefore never rest on a polled time: "durable" is notified.
 const benchPoll = 100 * time.Microsecond
 
 type benchOpts struct {
@@ -195,49 +199,76 @@ type benchMark struct {
 	durable, signed, committed uint64
 }
 
-// watermarkRecorder polls the log's durable and signed watermarks every benchPoll
-// and keeps every change.
+// watermarkRecorder keeps every change of the log's watermarks: the durable
+// one as notified (a goroutine waits in WaitDurable for the next advance), the
+// signed one and, optionally, the committed one polled every benchPoll.
 type watermarkRecorder struct {
 	l *chain.Log
 	// committed: also poll the committed log size (a Pebble read per poll),
 	// to split latency into "wire → committed" and "committed → durable".
 	committed bool
 	stop      atomic.Bool
-	done      chan struct{}
-	marks     []benchMark
+	cancel    context.CancelFunc
+	done      sync.WaitGroup
+	durables  []benchMark // notified: durable set
+	marks     []benchMark // polled: signed and committed set
 }
 
 func recordWatermarks(l *chain.Log, committed bool) *watermarkRecorder {
-	r := &watermarkRecorder{l: l, committed: committed, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &watermarkRecorder{l: l, committed: committed, cancel: cancel}
+	r.done.Go(func() {
+		for d := l.Durable(); ; {
+			if err := l.WaitDurable(ctx, d+1); err != nil {
+				return // finished, or the log stopped
+			}
+			d = l.Durable()
+			r.durables = append(r.durables, benchMark{at: time.Now(), durable: d})
+		}
+	})
+	r.done.Go(func() {
 		var last benchMark
 		for !r.stop.Load() {
-			d, s, c := l.Durable(), l.Signed(), uint64(0)
+			s, c := l.Signed(), uint64(0)
 			if committed {
 				c = logHead(l)
 			}
-			if d != last.durable || s != last.signed || c != last.committed {
-				last = benchMark{time.Now(), d, s, c}
+			if s != last.signed || c != last.committed {
+				last = benchMark{at: time.Now(), signed: s, committed: c}
 				r.marks = append(r.marks, last)
 			}
 			time.Sleep(benchPoll)
 		}
-	}()
+	})
 	return r
 }
 
+// finish stops the recorder; it may be called more than once.
 func (r *watermarkRecorder) finish() {
 	r.stop.Store(true)
-	<-r.done
+	r.cancel()
+	r.done.Wait()
 }
 
-// durableAt is when the recorder first saw seq durable (and signed, if
-// signed): the zero time if it never did.
+// durableAt is when seq became durable (and, if signed, was seen signed):
+// the zero time if the recorder never saw it.
 func (r *watermarkRecorder) durableAt(seq uint64, signed bool) time.Time {
+	var at time.Time
+	for _, m := range r.durables {
+		if m.durable > seq {
+			at = m.at
+			break
+		}
+	}
+	if at.IsZero() || !signed {
+		return at
+	}
 	for _, m := range r.marks {
-		if m.durable > seq && (!signed || m.signed > seq) {
-			return m.at
+		if m.signed > seq {
+			if m.at.After(at) {
+				return m.at
+			}
+			return at
 		}
 	}
 	return time.Time{}
