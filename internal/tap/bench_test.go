@@ -18,9 +18,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -33,6 +35,7 @@ import (
 
 	"github.com/fixtap/fixtap/internal/chain"
 	"github.com/fixtap/fixtap/internal/fixmap"
+	"github.com/fixtap/fixtap/internal/gcfloor"
 	"github.com/fixtap/fixtap/internal/loadgen"
 )
 
@@ -112,9 +115,26 @@ func startBenchTap(b *testing.B, o benchOpts) *benchTap {
 		b.Fatal(err)
 	}
 	awaitSessionLoops()
+	heapFloor(b)
 	h := &benchTap{log: l, tap: tp, acc: acc, addr: fmt.Sprintf("127.0.0.1:%d", port)}
 	b.Cleanup(acc.Stop) // before newBenchLogTap's cleanup: cleanups run last-in first-out
 	return h
+}
+
+// heapFloor runs, until the benchmark ends, the heap floor `fixtap run`
+// runs (internal/gcfloor), so the tap is measured as it is deployed. The
+// plain quickfixgo references run without it, as a firm's own acceptor
+// would.
+func heapFloor(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gcfloor.Run(ctx, gcfloor.DefaultConfig(), os.Getenv) }()
+	b.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, gcfloor.ErrOperatorGOGC) {
+			b.Error(err)
+		}
+	})
 }
 
 // newBenchLogTap opens a real chain log in a temporary directory (signing
