@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/fixtap/fixtap/internal/clock"
@@ -156,6 +157,21 @@ func (rn *runner) build(ctx context.Context, root string) error {
 	return nil
 }
 
+// settle lets the disk finish the previous run before the next starts:
+// sync(2) writes back whatever is dirty, then a pause covers what the
+// previous process's exit set off (its temporary directory's deletion, whose
+// blocks ext4 mounted with discard trims at the next journal commits). A
+// run's fsyncs would otherwise queue behind its predecessor's I/O: the
+// latency group run right after the throughput group measured a p99 at
+// 10k ER/s of 5.9 ms, the same group on its own 3.6 ms.
+func settle(ctx context.Context) {
+	syscall.Sync()
+	select {
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+	}
+}
+
 // bench runs one spec count times in one process and adds its results.
 func (rn *runner) bench(ctx context.Context, s spec, count int, r results) error {
 	bt, env := s.full, s.env
@@ -164,6 +180,9 @@ func (rn *runner) bench(ctx context.Context, s spec, count int, r results) error
 	}
 	args := []string{"-test.run", "^$", "-test.bench", s.bench, "-test.benchtime", bt,
 		"-test.count", strconv.Itoa(count), "-test.timeout", "20m"}
+	if !rn.o.short {
+		settle(ctx)
+	}
 	rn.logf("%s.test %s %s", s.bin, strings.Join(args, " "), strings.Join(env, " "))
 	cmd := rn.command(ctx, env, filepath.Join(rn.work, s.bin+".test"), args...)
 	var out bytes.Buffer
