@@ -150,3 +150,18 @@ func BenchmarkSign(b *testing.B) {
 		}
 	})
 }
+
+// TestNewSignerRefusesWrongLength: a key that is not seed ‖ public key
+// panics in NewSigner, not later in a signer goroutine.
+func TestNewSignerRefusesWrongLength(t *testing.T) {
+	for _, n := range []int{0, 32, 63, 65} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewSigner with a %d-byte key did not panic", n)
+				}
+			}()
+			NewSigner(make(ed25519.PrivateKey, n))
+		}()
+	}
+}

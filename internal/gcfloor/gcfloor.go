@@ -28,8 +28,10 @@
 // package were not there. The first term bounds p (1600 for 64 MiB); were a
 // future runtime to drop the scaled minimum, the second term still reaches
 // the floor, and the first would only make cycles more frequent, never the
-// heap larger. Memory cost: the heap may hold up to Floor of garbage instead
-// of ~live, so RSS grows by at most Floor.
+// heap larger. (The collector starts a little before the goal, so "no cycle
+// before 64 MiB" is really "none before about 60".) Memory cost: the heap
+// may hold up to about Floor of garbage instead of ~live, so RSS grows by
+// about Floor — briefly more if the live heap jumps (see Run).
 //
 // An operator's GOGC (the environment variable) always wins: Run does
 // nothing when it is set. GOMEMLIMIT, if set, still caps the heap as usual.
@@ -39,8 +41,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
 
@@ -77,11 +82,27 @@ func (c Config) Validate() error {
 // the operator's setting is left alone.
 var ErrOperatorGOGC = errors.New("gcfloor: GOGC is set in the environment; the heap floor is off")
 
+// ErrRunning is returned by Run when another Run is active in the process:
+// the GC percentage is process-wide, and two floors would each take the
+// other's raised percentage for the one to restore.
+var ErrRunning = errors.New("gcfloor: a heap floor is already running in this process")
+
+// running guards the process-wide GC percentage.
+var running atomic.Bool
+
 // Run applies the floor until ctx is done, then restores the GC percentage
 // that was in force before and returns nil. getenv is os.Getenv (a
 // parameter so tests can set the environment without touching the
-// process's). It returns at once with ErrOperatorGOGC when GOGC is set, and
-// with nil when the floor is zero. Run must not be called twice at once.
+// process's). It returns at once with ErrOperatorGOGC when GOGC is set,
+// with ErrRunning when another Run is active, and with nil when the floor
+// is zero or the collector is off.
+//
+// The percentage is recomputed every Interval and right after every GC
+// cycle: the runtime sets the next goal at the end of a cycle with the
+// percentage then in force, so if the live heap has grown a lot since the
+// last recomputation, that goal overshoots (live × 17 at the 64 MiB
+// floor's 1600 %) until the recomputation that follows the cycle, which a
+// finalizer wakes (TestLiveHeapGrowthLowersPercent).
 func Run(ctx context.Context, cfg Config, getenv func(string) string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -92,33 +113,60 @@ func Run(ctx context.Context, cfg Config, getenv func(string) string) error {
 	if cfg.Floor == 0 {
 		return nil
 	}
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
-	if base < 0 {
-		return nil // collector off (debug.SetGCPercent(-1) by someone): nothing to raise
+	if !running.CompareAndSwap(false, true) {
+		return ErrRunning
 	}
-	defer debug.SetGCPercent(base)
+	defer running.Store(false)
 	samples := []metrics.Sample{
+		{Name: "/gc/gogc:percent"},
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/gc/scan/stack:bytes"},
 		{Name: "/gc/scan/globals:bytes"},
 	}
+	metrics.Read(samples[:1])
+	if value(samples[0]) > math.MaxInt32 {
+		return nil // collector off (GOGC=off reads as 2^64−1): nothing to raise
+	}
+	base := int(value(samples[0]))
+	defer debug.SetGCPercent(base)
+
+	cycles := make(chan struct{}, 1)
+	var stop atomic.Bool
+	defer stop.Store(true)
+	onCycle(cycles, &stop)
+
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
-	cur := base
 	for {
 		metrics.Read(samples)
-		p := Percent(cfg.Floor, value(samples[0]), value(samples[1])+value(samples[2]), base)
-		if p != cur {
+		p := Percent(cfg.Floor, value(samples[1]), value(samples[2])+value(samples[3]), base)
+		if uint64(p) != value(samples[0]) {
 			debug.SetGCPercent(p)
-			cur = p
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-cycles:
 		}
 	}
+}
+
+// onCycle sends on ch (without blocking) after each GC cycle until stop is
+// set: a finalizer on an unreachable sentinel runs once the cycle has found
+// it garbage, and re-arms itself with a new one.
+func onCycle(ch chan<- struct{}, stop *atomic.Bool) {
+	s := new([16]byte) // not tiny-allocated: a finalizer needs its own object
+	runtime.SetFinalizer(s, func(*[16]byte) {
+		if stop.Load() {
+			return
+		}
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+		onCycle(ch, stop)
+	})
 }
 
 func value(s metrics.Sample) uint64 {

@@ -131,8 +131,40 @@ func TestOperatorGOGCWins(t *testing.T) {
 	}
 }
 
+// startRun runs Run in the background with a floor of 64 MiB and the given
+// interval; stop cancels it and checks its error.
+func startRun(t *testing.T, interval time.Duration) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cfg := DefaultConfig()
+	cfg.Interval = interval
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, func(string) string { return "" }) }()
+	return func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitGOGC waits up to 5 s, collecting now and then, for cond(gogc()).
+func waitGOGC(t *testing.T, what string, cond func(uint64) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond(gogc()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: GC percent still %d after 5 s", what, gogc())
+		}
+		runtime.GC()
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // TestLargeLiveHeapUntouched: with a live heap above the floor the
-// percentage stays at the base, so the floor never makes a big heap bigger.
+// percentage stays at the base, so the floor never makes a big heap bigger;
+// once the heap is small again the floor is back.
 func TestLargeLiveHeapUntouched(t *testing.T) {
 	if testing.Short() {
 		t.Skip("holds 96 MiB")
@@ -144,12 +176,7 @@ func TestLargeLiveHeapUntouched(t *testing.T) {
 		live[i] = byte(i)
 	}
 	runtime.GC()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg := DefaultConfig()
-	cfg.Interval = time.Millisecond
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, func(string) string { return "" }) }()
+	stop := startRun(t, time.Millisecond)
 	for range 50 {
 		runtime.GC()
 		time.Sleep(2 * time.Millisecond)
@@ -158,8 +185,52 @@ func TestLargeLiveHeapUntouched(t *testing.T) {
 		}
 	}
 	runtime.KeepAlive(live)
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	live = nil
+	waitGOGC(t, "live heap dropped", func(p uint64) bool { return p > 100 })
+	stop()
+	if p := gogc(); p != 100 {
+		t.Errorf("after Run, GC percent = %d, want 100", p)
 	}
+}
+
+// TestLiveHeapGrowthLowersPercent: the percentage raised over a small heap
+// comes down right after the cycle that finds a large one — woken by the
+// cycle, not by the ticker (an hour here).
+func TestLiveHeapGrowthLowersPercent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("holds 96 MiB")
+	}
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	runtime.GC()
+	stop := startRun(t, time.Minute)
+	defer stop()
+	waitGOGC(t, "small heap", func(p uint64) bool { return p > 100 })
+	live := make([]byte, 96<<20)
+	for i := range live {
+		live[i] = byte(i)
+	}
+	waitGOGC(t, "live heap grown to 96 MiB", func(p uint64) bool { return p == 100 })
+	runtime.KeepAlive(live)
+}
+
+// TestOneRunAtATime: a second Run while one is active is refused, and the
+// first still restores the base when it ends.
+func TestOneRunAtATime(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	runtime.GC()
+	stop := startRun(t, time.Millisecond)
+	waitGOGC(t, "first Run", func(p uint64) bool { return p > 100 })
+	if err := Run(context.Background(), DefaultConfig(), func(string) string { return "" }); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Run = %v, want ErrRunning", err)
+	}
+	stop()
+	if p := gogc(); p != 100 {
+		t.Errorf("after Run, GC percent = %d, want 100", p)
+	}
+	// And a Run after the first has ended works again.
+	stop = startRun(t, time.Millisecond)
+	waitGOGC(t, "a later Run", func(p uint64) bool { return p > 100 })
+	stop()
 }

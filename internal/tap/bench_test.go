@@ -25,6 +25,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,7 +249,7 @@ func recordWatermarks(l *chain.Log, committed bool) *watermarkRecorder {
 	})
 	r.done.Go(func() {
 		var last benchMark
-		for !r.stop.Load() {
+		sample := func() {
 			s, c := l.Signed(), uint64(0)
 			if committed {
 				c = logHead(l)
@@ -257,8 +258,12 @@ func recordWatermarks(l *chain.Log, committed bool) *watermarkRecorder {
 				last = benchMark{at: time.Now(), signed: s, committed: c}
 				r.marks = append(r.marks, last)
 			}
+		}
+		for !r.stop.Load() {
+			sample()
 			time.Sleep(benchPoll)
 		}
+		sample() // what became true during the last sleep
 	})
 	return r
 }
@@ -274,11 +279,9 @@ func (r *watermarkRecorder) finish() {
 // the zero time if the recorder never saw it.
 func (r *watermarkRecorder) durableAt(seq uint64, signed bool) time.Time {
 	var at time.Time
-	for _, m := range r.durables {
-		if m.durable > seq {
-			at = m.at
-			break
-		}
+	// durables is in watermark order: one entry per group commit.
+	if i := sort.Search(len(r.durables), func(i int) bool { return r.durables[i].durable > seq }); i < len(r.durables) {
+		at = r.durables[i].at
 	}
 	if at.IsZero() || !signed {
 		return at
@@ -512,6 +515,11 @@ func benchTapLatency(b *testing.B, rate int) {
 		}
 		lat = append(lat, at.Sub(sent))
 		if c := rec.committedAt(r.Seq); !c.IsZero() {
+			// Committed is polled (up to ~1 ms late), durable notified: a
+			// commit is never later than its durability.
+			if c.After(at) {
+				c = at
+			}
 			wc = append(wc, c.Sub(sent))
 		}
 		return nil
