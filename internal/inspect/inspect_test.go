@@ -69,6 +69,24 @@ func entry(ids *chain.IDGen, i int, ts, idTime int64, text string) *chain.Entry 
 // together — and returns its dir, the seq of an event whose EventID is 10 s
 // ahead of its capture time, of one with a version-4 EventID, and of one
 // with control characters in its text.
+// firstCheckpoint is the tree size of the first stored checkpoint that
+// holds seq (the one the inspector proves seq against), 0 if none.
+func firstCheckpoint(t *testing.T, db *pebble.DB, seq uint64) uint64 {
+	t.Helper()
+	it, err := db.NewIter(&pebble.IterOptions{
+		LowerBound: binary.BigEndian.AppendUint64([]byte{chain.PrefixCheckpt}, seq+1),
+		UpperBound: []byte{chain.PrefixCheckpt + 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if !it.First() || len(it.Key()) != 9 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(it.Key()[1:])
+}
+
 func testLog(t *testing.T) (dir string, ahead, v4, ctl uint64) {
 	t.Helper()
 	ctx := context.Background()
@@ -327,9 +345,20 @@ func TestStandingFailures(t *testing.T) {
 	if err := db.Set(ek(chain.PrefixSignature, 9), sig, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	// The stored leaf of seq 21: the inclusion proof of seq 20 (its
-	// sibling) no longer reaches the signed root.
-	leaf := ek(chain.PrefixTree, uint64(tlog.StoredHashIndex(0, 21)))
+	// The stored leaf of seq x+1: the inclusion proof of seq x (its
+	// sibling) no longer reaches the signed root. Only if x's first
+	// covering checkpoint holds x+1 too: the sealer cuts checkpoints at
+	// whatever size is durable every millisecond, so one may end at x+1.
+	x := uint64(20)
+	for ; ; x += 2 {
+		if x > 1400 {
+			t.Fatal("no even seq in 20..1400 whose first covering checkpoint holds its neighbour")
+		}
+		if firstCheckpoint(t, db, x) > x+1 {
+			break
+		}
+	}
+	leaf := ek(chain.PrefixTree, uint64(tlog.StoredHashIndex(0, int64(x+1))))
 	h := get(leaf)
 	h[0] ^= 1
 	if err := db.Set(leaf, h, pebble.Sync); err != nil {
@@ -343,7 +372,7 @@ func TestStandingFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for seq, want := range map[uint64]string{5: "HASH-MISMATCH,signed,sealed", 6: "signed,sealed", 7: "HASH-MISMATCH,BROKEN-LINK,signed,sealed", 9: "BAD-SIGNATURE,sealed", 20: "signed,NOT-IN-TREE"} {
+	for seq, want := range map[uint64]string{5: "HASH-MISMATCH,signed,sealed", 6: "signed,sealed", 7: "HASH-MISMATCH,BROKEN-LINK,signed,sealed", 9: "BAD-SIGNATURE,sealed", x: "signed,NOT-IN-TREE"} {
 		e, err := in.Event(seq)
 		if err != nil {
 			t.Fatal(err)
