@@ -108,7 +108,7 @@ func configError(w io.Writer, err error) error {
 // (drain, final fsync), and last stop the metrics listener, which serves
 // the final numbers until then.
 func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout io.Writer, opts serveOptions) error {
-	defer startHeapFloor(ctx, logger)()
+	defer startHeapFloor(logger)()
 	priv, err := chain.LoadPrivateKeyFile(f.Tap.SigningKeyFile)
 	if err != nil {
 		return err
@@ -260,10 +260,10 @@ func serve(ctx context.Context, f *tapconfig.File, logger *slog.Logger, stdout i
 // startHeapFloor keeps the Go collector from running before the heap holds
 // 64 MiB (internal/gcfloor: fewer GC cycles under the per-message path, about
 // 64 MiB more RSS) until the returned stop is called — through the shutdown
-// too, so not bound to ctx's cancellation. GOGC in the environment turns it
+// too, so not bound to serve's context. GOGC in the environment turns it
 // off.
-func startHeapFloor(ctx context.Context, logger *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+func startHeapFloor(logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -42,9 +42,8 @@ func KeyIDOf(pub ed25519.PublicKey) KeyID {
 // (VerifySignature, internal/verify) stays on the standard library, so an
 // auditor's verdict never depends on this choice.
 type Signer struct {
-	priv  ed25519.PrivateKey
-	vpriv voi.PrivateKey // the same 64 bytes (seed ‖ public key)
-	id    KeyID
+	priv ed25519.PrivateKey
+	id   KeyID
 }
 
 // NewSigner wraps an Ed25519 private key (seed ‖ public key, as
@@ -54,8 +53,7 @@ func NewSigner(priv ed25519.PrivateKey) *Signer {
 	if len(priv) != ed25519.PrivateKeySize {
 		panic(fmt.Sprintf("chain: NewSigner: private key of %d bytes, want %d", len(priv), ed25519.PrivateKeySize))
 	}
-	pub := priv.Public().(ed25519.PublicKey)
-	return &Signer{priv: priv, vpriv: voi.PrivateKey(priv), id: KeyIDOf(pub)}
+	return &Signer{priv: priv, id: KeyIDOf(priv.Public().(ed25519.PublicKey))}
 }
 
 // KeyID returns the signer's KeyID.
@@ -66,8 +64,9 @@ func (s *Signer) Public() ed25519.PublicKey { return s.priv.Public().(ed25519.Pu
 
 // Sign returns the profile's signature: Ed25519 over the RAW 32 bytes of the
 // EventHash (not its 64 hex characters). Ed25519 is deterministic, so the
-// same key and hash always give the same signature.
-func (s *Signer) Sign(h Hash) []byte { return voi.Sign(s.vpriv, h[:]) }
+// same key and hash always give the same signature. (voi's PrivateKey is
+// the same 64 bytes, seed ‖ public key, as crypto/ed25519's.)
+func (s *Signer) Sign(h Hash) []byte { return voi.Sign(voi.PrivateKey(s.priv), h[:]) }
 
 // SignatureString is the signature as it appears in Security.Signature:
 // standard, padded base64.

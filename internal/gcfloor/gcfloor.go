@@ -9,7 +9,7 @@
 // mark phase and makes allocating goroutines assist, and a message that
 // arrives during one waits: on the reference machine the cycles cover ~1 %
 // of the time, which is exactly where the p99 of wire → durable sits
-// (docs/performance.md, "GC and the p99"). A floor of 64 MiB makes the
+// (docs/performance.md, "Where the p99 at 10k ER/s was going"). A floor of 64 MiB makes the
 // collector run ~1 time a second at that rate.
 //
 // How: the runtime has no setting for a minimum heap goal, but its pacer
